@@ -1,0 +1,50 @@
+// Fault construction from the wire spec: the single switch over fault kinds.
+// Validates every field of the spec (the agent never trusts the controller)
+// and builds the matching Fault subclass. No side effects on the host.
+#ifndef FAULTLINE_AGENT_FAULTS_FAULT_FACTORY_H_
+#define FAULTLINE_AGENT_FAULTS_FAULT_FACTORY_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/faults/fault.h"
+#include "faultline/v1/faults.pb.h"
+
+namespace faultline::agent {
+
+// What a fault may need to know about the agent that runs it.
+struct FaultContext {
+  std::string fault_id;
+  // The faultline-stressor binary (cpu.pressure, memory.pressure workers).
+  std::string stressor_path;
+  // Name of the cgroup directory under which per-fault cgroups are created
+  // (in every hierarchy that is used), e.g. "faultline".
+  std::string cgroup_parent = "faultline";
+  // Memory that must stay available after memory.pressure, % of MemTotal.
+  double memory_reserve_pct = 10.0;
+  // Processes that must never be signalled besides pid 1, the agent and its
+  // ancestors (which are always protected).
+  std::vector<int> protected_pids;
+};
+
+// The catalogue name of the kind set in `spec` ("cpu.pressure"), or "" if
+// none is set.
+std::string KindName(const v1::FaultSpec& spec);
+
+// Kinds this build knows, in catalogue order.
+std::vector<std::string> KnownKinds();
+
+// Checks every field of `spec`. InvalidArgument naming the field, e.g.
+// "cpu.pressure: load_pct must be 1..100, got 0". Pure.
+absl::Status ValidateSpec(const v1::FaultSpec& spec);
+
+// ValidateSpec + construct. InvalidArgument as above; Unimplemented for a kind
+// this build does not have.
+absl::StatusOr<std::unique_ptr<Fault>> MakeFault(const v1::FaultSpec& spec,
+                                                 const FaultContext& context);
+
+}  // namespace faultline::agent
+
+#endif  // FAULTLINE_AGENT_FAULTS_FAULT_FACTORY_H_

@@ -1,0 +1,138 @@
+// FaultManager: owns every fault applied on this host and enforces DESIGN.md's
+// failure semantics. The gRPC server is a thin adapter over this class; the
+// embedded agent of `faultline run` uses the same class in a child process.
+//
+//  - Every fault ends: it is reverted at applied + duration, and never later
+//    than its hard TTL, by Tick() (called by the reaper thread).
+//  - Dead-man's switch: each run id holds a lease; Apply and RenewLease extend
+//    it. When it expires, Tick() reverts that run's faults, and later Apply /
+//    RenewLease for the run fail with FailedPrecondition.
+//  - Write-ahead: the state file (state_dir/state.json, JSON of
+//    v1::AgentState) is rewritten and fsynced before the host is touched and
+//    again after Apply; Recover() reverts whatever it lists.
+//  - Halt() and the destructor revert everything.
+//  - At most `max_faults` faults are active at once (ResourceExhausted).
+//
+// Thread-safe: all public methods may be called concurrently; mutations are
+// serialised by one mutex.
+#ifndef FAULTLINE_AGENT_MANAGER_FAULT_MANAGER_H_
+#define FAULTLINE_AGENT_MANAGER_FAULT_MANAGER_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/faults/fault.h"
+#include "agent/faults/fault_factory.h"
+#include "agent/host/clock.h"
+#include "faultline/v1/agent.pb.h"
+
+namespace faultline::agent {
+
+struct ManagerOptions {
+  std::filesystem::path state_dir = "/var/lib/faultline-agent";
+  size_t max_faults = 32;
+  // Lease given to a run when a request does not name one.
+  std::chrono::milliseconds default_lease_ttl{15000};
+  // Hard TTL when a request leaves ttl_ms at 0: duration + this.
+  std::chrono::milliseconds ttl_grace{30000};
+  // Longest duration / TTL accepted.
+  std::chrono::milliseconds max_duration{std::chrono::hours(24)};
+  // Copied into every fault's FaultContext (fault_id is filled per fault).
+  FaultContext fault_context;
+};
+
+using FaultFactory = std::function<absl::StatusOr<std::unique_ptr<Fault>>(
+    const v1::FaultSpec&, const FaultContext&)>;
+
+class FaultManager {
+ public:
+  // `clock` must outlive the manager. `factory` defaults to MakeFault.
+  FaultManager(ManagerOptions options, const Clock* clock, FaultFactory factory = MakeFault);
+  // Stops the reaper and reverts every active fault (reason "shutdown").
+  ~FaultManager();
+  FaultManager(const FaultManager&) = delete;
+  FaultManager& operator=(const FaultManager&) = delete;
+
+  // Creates state_dir if needed, reads the state file, reverts every fault it
+  // lists (MakeFault + Restore + Revert) and leaves an empty state file.
+  // Returns the recovered faults. Call once, before serving. Errors: the
+  // state dir cannot be created/written (PermissionDenied, Internal); a
+  // corrupt state file is DataLoss and is moved aside, not deleted.
+  absl::StatusOr<std::vector<v1::FaultStatus>> Recover();
+
+  // Applies a fault. Idempotent by fault_id: same id + same spec while active
+  // returns the active status with already_active=true; same id with another
+  // spec is AlreadyExists. InvalidArgument (bad id/spec/duration),
+  // ResourceExhausted (cap), FailedPrecondition (run's lease expired), plus
+  // whatever Prepare/Apply return. On error nothing stays applied.
+  // dry_run: validates and runs Prepare() only; state DRY_RUN.
+  absl::StatusOr<v1::ApplyResponse> Apply(const v1::ApplyRequest& request);
+
+  // Reverts one fault (reason "request"). Unknown or already reverted ids
+  // succeed with was_active=false. A Revert() error from the fault is
+  // returned and the fault stays listed (to be retried by Tick/Halt).
+  absl::StatusOr<v1::RevertResponse> Revert(const std::string& fault_id);
+
+  // Active faults (optionally of one run) with fresh Observe() figures.
+  v1::ListResponse List(const std::string& run_id);
+
+  // Extends (or creates) the run's lease to now + ttl (0 = default).
+  // FailedPrecondition if the lease already expired and its faults were
+  // reverted.
+  absl::StatusOr<v1::RenewLeaseResponse> RenewLease(const std::string& run_id,
+                                                    std::chrono::milliseconds ttl);
+
+  // Reverts every active fault. Errors are collected, never stop the sweep.
+  v1::HaltResponse Halt(const std::string& reason);
+
+  // Reverts faults past their deadline and faults of runs whose lease has
+  // expired. Returns what it reverted. Called by the reaper; tests call it
+  // directly with a FakeClock.
+  std::vector<v1::FaultStatus> Tick();
+
+  // Starts a thread that calls Tick() every `period`. Idempotent.
+  void StartReaper(std::chrono::milliseconds period = std::chrono::milliseconds(100));
+  void StopReaper();
+
+  size_t active_count() const;
+  const ManagerOptions& options() const { return options_; }
+
+ private:
+  struct Entry;
+  struct Lease {
+    Clock::TimePoint expires;
+  };
+
+  absl::Status PersistLocked();
+  absl::StatusOr<v1::FaultStatus> RevertLocked(const std::string& fault_id,
+                                               const std::string& reason);
+  v1::FaultStatus StatusLocked(Entry& entry, bool observe);
+
+  const ManagerOptions options_;
+  const Clock* clock_;
+  FaultFactory factory_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Entry>> active_;  // by fault id
+  std::map<std::string, Lease> leases_;                   // by run id
+  std::set<std::string> expired_runs_;
+
+  std::mutex reaper_mu_;
+  std::condition_variable reaper_cv_;
+  bool reaper_stop_ = false;
+  std::thread reaper_;
+};
+
+}  // namespace faultline::agent
+
+#endif  // FAULTLINE_AGENT_MANAGER_FAULT_MANAGER_H_

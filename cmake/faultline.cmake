@@ -1,0 +1,53 @@
+# Helpers that give every folder the same shape: one library target per folder,
+# tests beside the code, registered with CTest through gtest_discover_tests.
+
+set(FAULTLINE_WARNINGS -Wall -Wextra -Wno-unused-parameter)
+
+# faultline_cc_library(NAME name SRCS a.cc ... [HDRS ...] DEPS target ...)
+function(faultline_cc_library)
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;HDRS;DEPS" ${ARGN})
+  if(ARG_SRCS)
+    add_library(${ARG_NAME} STATIC ${ARG_SRCS} ${ARG_HDRS})
+    target_link_libraries(${ARG_NAME} PUBLIC ${ARG_DEPS})
+    target_include_directories(${ARG_NAME} PUBLIC ${PROJECT_SOURCE_DIR})
+    target_compile_options(${ARG_NAME} PRIVATE ${FAULTLINE_WARNINGS}
+                           $<$<BOOL:${FAULTLINE_WERROR}>:-Werror>)
+  else()
+    add_library(${ARG_NAME} INTERFACE ${ARG_HDRS})
+    target_link_libraries(${ARG_NAME} INTERFACE ${ARG_DEPS})
+    target_include_directories(${ARG_NAME} INTERFACE ${PROJECT_SOURCE_DIR})
+  endif()
+endfunction()
+
+# faultline_cc_binary(NAME name SRCS main.cc DEPS ...)
+function(faultline_cc_binary)
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS})
+  target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_compile_options(${ARG_NAME} PRIVATE ${FAULTLINE_WARNINGS}
+                         $<$<BOOL:${FAULTLINE_WERROR}>:-Werror>)
+endfunction()
+
+# faultline_cc_test(NAME name SRCS x_test.cc DEPS ... [LABELS privileged ...])
+# Tests labelled `privileged` need root (namespaces, cgroups, signals to real
+# processes); `vm` ones boot a kernel under qemu. CI runs all of them as root.
+function(faultline_cc_test)
+  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_compile_options(${ARG_NAME} PRIVATE ${FAULTLINE_WARNINGS}
+                         $<$<BOOL:${FAULTLINE_WERROR}>:-Werror>)
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 120)
+  endif()
+  set(labels unit)
+  if(ARG_LABELS)
+    set(labels ${ARG_LABELS})
+  endif()
+  gtest_discover_tests(${ARG_NAME}
+    WORKING_DIRECTORY ${PROJECT_BINARY_DIR}
+    PROPERTIES LABELS "${labels}" TIMEOUT ${ARG_TIMEOUT}
+    DISCOVERY_TIMEOUT 30)
+endfunction()
