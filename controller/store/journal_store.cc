@@ -1,0 +1,42 @@
+#include "controller/store/journal_store.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace faultline::controller {
+
+namespace {
+constexpr RunStatus kAllStatuses[] = {RunStatus::kRunning, RunStatus::kPassed,
+                                      RunStatus::kDeviated, RunStatus::kAborted,
+                                      RunStatus::kFailed, RunStatus::kInterrupted};
+}  // namespace
+
+std::string RunStatusName(RunStatus status) {
+  switch (status) {
+    case RunStatus::kRunning:
+      return "running";
+    case RunStatus::kPassed:
+      return "passed";
+    case RunStatus::kDeviated:
+      return "deviated";
+    case RunStatus::kAborted:
+      return "aborted";
+    case RunStatus::kFailed:
+      return "failed";
+    case RunStatus::kInterrupted:
+      return "interrupted";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<RunStatus> ParseRunStatus(const std::string& name) {
+  for (RunStatus status : kAllStatuses) {
+    if (RunStatusName(status) == name) return status;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown run status \"", name,
+                   "\": want running, passed, deviated, aborted, failed or interrupted"));
+}
+
+bool IsFinal(RunStatus status) { return status != RunStatus::kRunning; }
+
+}  // namespace faultline::controller

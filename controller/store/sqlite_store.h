@@ -1,0 +1,52 @@
+// The embedded journal backend: one SQLite file, written in WAL mode with
+// synchronous=FULL so each committed write is on disk when the call returns.
+//
+// Schema (PRAGMA user_version = 1):
+//   runs(run_id TEXT PRIMARY KEY, experiment, experiment_path, source_text,
+//        status TEXT, exit_code, started_unix_ms, ended_unix_ms,
+//        controller_pid, host, dry_run)
+//   events(seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id, unix_ms, type,
+//          data TEXT /* JSON */), index on (run_id, seq)
+// Later versions migrate forward from user_version; a journal written by a
+// newer faultline is refused rather than misread.
+//
+// Several processes may hold the same file open (controller, serve daemon,
+// `faultline show`): writers wait up to a busy timeout for each other. A
+// store must not be used across fork(); open a new one in the child.
+#ifndef FAULTLINE_CONTROLLER_STORE_SQLITE_STORE_H_
+#define FAULTLINE_CONTROLLER_STORE_SQLITE_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "controller/store/journal_store.h"
+
+namespace faultline::controller {
+
+// The journal schema version this build reads and writes.
+inline constexpr int kJournalSchemaVersion = 1;
+
+// How long a write waits for another process holding the write lock before
+// failing with Unavailable.
+inline constexpr int kJournalBusyTimeoutMs = 10000;
+
+// Opens (creating parent directories, file and schema as needed) the journal
+// at `path`; ":memory:" gives a private in-memory journal for tests.
+// The returned store is thread-safe.
+// PermissionDenied / NotFound: cannot create or open the file or its
+// directory. DataLoss: not a SQLite database, or corrupt.
+// FailedPrecondition: written by a newer faultline (schema version too new).
+// Unavailable: locked by another process for longer than the busy timeout.
+absl::StatusOr<std::unique_ptr<JournalStore>> OpenSqliteStore(const std::string& path);
+
+// Where the journal lives unless --journal says otherwise:
+//   $FAULTLINE_JOURNAL if set and non-empty;
+//   /var/lib/faultline/journal.db when running as root (euid 0);
+//   $XDG_STATE_HOME/faultline/journal.db if XDG_STATE_HOME is an absolute path;
+//   ~/.local/state/faultline/journal.db otherwise ($HOME, else the passwd entry).
+std::string DefaultJournalPath();
+
+}  // namespace faultline::controller
+
+#endif  // FAULTLINE_CONTROLLER_STORE_SQLITE_STORE_H_
