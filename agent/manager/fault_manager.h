@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -34,6 +35,7 @@
 #include "agent/faults/fault.h"
 #include "agent/faults/fault_factory.h"
 #include "agent/host/clock.h"
+#include "agent/manager/state_file.h"
 #include "faultline/v1/agent.pb.h"
 
 namespace faultline::agent {
@@ -51,6 +53,10 @@ struct ManagerOptions {
   FaultContext fault_context;
 };
 
+// Builds a Fault from a spec. It must validate the spec (MakeFault runs
+// ValidateSpec) and have no side effects: the manager calls it before any
+// other check that could touch state, and relies on it for spec validation
+// so that tests can substitute fake faults.
 using FaultFactory = std::function<absl::StatusOr<std::unique_ptr<Fault>>(
     const v1::FaultSpec&, const FaultContext&)>;
 
@@ -64,10 +70,17 @@ class FaultManager {
   FaultManager& operator=(const FaultManager&) = delete;
 
   // Creates state_dir if needed, reads the state file, reverts every fault it
-  // lists (MakeFault + Restore + Revert) and leaves an empty state file.
-  // Returns the recovered faults. Call once, before serving. Errors: the
-  // state dir cannot be created/written (PermissionDenied, Internal); a
-  // corrupt state file is DataLoss and is moved aside, not deleted.
+  // lists (factory + Restore + Revert) and leaves an empty state file.
+  // Returns the recovered faults: state REVERTED (revert_reason "recovery"),
+  // or FAILED when the revert failed. A failed record stays in the state file;
+  // if its Fault could be rebuilt it is also kept as an active entry that
+  // List shows and Tick/Halt retry, otherwise it waits for the next start.
+  // Call once, before serving; it also locks the state dir for the
+  // manager's lifetime. Errors: the state dir cannot be created/written
+  // (PermissionDenied, Internal); another agent holds the state dir
+  // (FailedPrecondition); a corrupt state file is
+  // DataLoss and is moved aside to state.json.corrupt-<unix>, not deleted
+  // (a fresh empty state file replaces it, so the agent can keep serving).
   absl::StatusOr<std::vector<v1::FaultStatus>> Recover();
 
   // Applies a fault. Idempotent by fault_id: same id + same spec while active
@@ -75,12 +88,16 @@ class FaultManager {
   // spec is AlreadyExists. InvalidArgument (bad id/spec/duration),
   // ResourceExhausted (cap), FailedPrecondition (run's lease expired), plus
   // whatever Prepare/Apply return. On error nothing stays applied.
-  // dry_run: validates and runs Prepare() only; state DRY_RUN.
+  // dry_run: runs every check and Prepare() only; state DRY_RUN; nothing is
+  // persisted and no lease is created.
+  // Order: request fields and spec (InvalidArgument), then same-id
+  // idempotency, lease, cap, Prepare, write-ahead persist, Apply, persist.
   absl::StatusOr<v1::ApplyResponse> Apply(const v1::ApplyRequest& request);
 
   // Reverts one fault (reason "request"). Unknown or already reverted ids
   // succeed with was_active=false. A Revert() error from the fault is
   // returned and the fault stays listed (to be retried by Tick/Halt).
+  // InvalidArgument for an ill-formed id.
   absl::StatusOr<v1::RevertResponse> Revert(const std::string& fault_id);
 
   // Active faults (optionally of one run) with fresh Observe() figures.
@@ -88,15 +105,18 @@ class FaultManager {
 
   // Extends (or creates) the run's lease to now + ttl (0 = default).
   // FailedPrecondition if the lease already expired and its faults were
-  // reverted.
+  // reverted; InvalidArgument for an ill-formed run id or a ttl above
+  // max_duration.
   absl::StatusOr<v1::RenewLeaseResponse> RenewLease(const std::string& run_id,
                                                     std::chrono::milliseconds ttl);
 
   // Reverts every active fault. Errors are collected, never stop the sweep.
   v1::HaltResponse Halt(const std::string& reason);
 
-  // Reverts faults past their deadline and faults of runs whose lease has
-  // expired. Returns what it reverted. Called by the reaper; tests call it
+  // Reverts faults past their deadline (reason "duration", or "ttl" when the
+  // hard TTL is the shorter bound), faults of runs whose lease has expired
+  // ("lease"), and retries faults whose earlier revert failed. Returns what
+  // it reverted. Called by the reaper; tests call it
   // directly with a FakeClock.
   std::vector<v1::FaultStatus> Tick();
 
@@ -114,18 +134,40 @@ class FaultManager {
   };
 
   absl::Status PersistLocked();
+  // Persists and, on failure, logs a warning: used after reverts, where the
+  // host is already in its safe state and a stale record only causes one
+  // more idempotent Revert at the next start.
+  void PersistOrWarnLocked(const char* after);
   absl::StatusOr<v1::FaultStatus> RevertLocked(const std::string& fault_id,
                                                const std::string& reason);
+  // Reverts one fault from the reaper's paths: success is appended to
+  // `reverted`; a failure is logged once per fault and retried by Tick.
+  void RevertOrWarnLocked(const std::string& fault_id, const std::string& reason,
+                          std::vector<v1::FaultStatus>* reverted);
   v1::FaultStatus StatusLocked(Entry& entry, bool observe);
+  // True if `run_id`'s lease has expired (remembered or just now); in the
+  // latter case reverts the run's faults first.
+  bool RunExpiredLocked(const std::string& run_id, Clock::TimePoint now,
+                        std::vector<v1::FaultStatus>* reverted);
+  // Forgets the lease, reverts the run's faults (reason "lease") and
+  // remembers the run as expired.
+  void ExpireRunLocked(const std::string& run_id, std::vector<v1::FaultStatus>* reverted);
+  void ReaperLoop(std::chrono::milliseconds period);
 
   const ManagerOptions options_;
   const Clock* clock_;
   FaultFactory factory_;
+  const std::unique_ptr<StateFile> state_file_;
 
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> active_;  // by fault id
   std::map<std::string, Lease> leases_;                   // by run id
+  // Runs whose lease expired, bounded to kMaxExpiredRuns (oldest dropped).
   std::set<std::string> expired_runs_;
+  std::deque<std::string> expired_order_;
+  // Records Recover() could not even rebuild a Fault for (e.g. a kind this
+  // build lacks): kept in the state file for a later agent to revert.
+  std::vector<v1::FaultRecord> unrecoverable_;
 
   std::mutex reaper_mu_;
   std::condition_variable reaper_cv_;
