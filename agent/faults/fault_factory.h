@@ -45,6 +45,15 @@ absl::Status ValidateSpec(const v1::FaultSpec& spec);
 absl::StatusOr<std::unique_ptr<Fault>> MakeFault(const v1::FaultSpec& spec,
                                                  const FaultContext& context);
 
+// What this host can run, for AgentService.Capabilities: one entry per
+// KnownKinds() kind with its engines, preferred first (cpu/memory:
+// "stressor+cgroup-v2" and/or "stressor+cgroup-v1" when that controller is
+// mounted, then "stressor"; process kinds: "pidfd"). A kind is unavailable
+// when this build lacks it or, for stressor kinds, when
+// context.stressor_path is not executable; `reason` says why. Reads
+// /proc/self/mountinfo and cgroup files; changes nothing.
+std::vector<v1::KindCapability> HostCapabilities(const FaultContext& context);
+
 }  // namespace faultline::agent
 
 #endif  // FAULTLINE_AGENT_FAULTS_FAULT_FACTORY_H_

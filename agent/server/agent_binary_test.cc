@@ -1,0 +1,235 @@
+// The faultline-agent binary as a child process: flags, exit codes, the
+// ready file, SIGTERM/SIGINT and the death of the watched parent.
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "faultline/v1/agent.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+
+namespace faultline::agent {
+namespace {
+
+using ::testing::HasSubstr;
+using Steady = std::chrono::steady_clock;
+
+std::filesystem::path AgentBinary() {
+  return std::filesystem::read_symlink("/proc/self/exe").parent_path() / "faultline-agent";
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// A child process with stdout+stderr in `log`. Killed (SIGKILL) if still
+// running when destroyed.
+class Child {
+ public:
+  Child(const std::vector<std::string>& args, const std::filesystem::path& log) {
+    // Everything that allocates happens before fork: the test process has
+    // gRPC threads, so the child may only make async-signal-safe calls.
+    std::vector<char*> argv;
+    for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    const std::string log_path = log.string();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+  }
+  ~Child() {
+    if (pid_ > 0 && !exit_code_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t pid() const { return pid_; }
+
+  // The exit code, or nullopt if it did not exit within `timeout` (or died
+  // by a signal, reported as 128 + signal).
+  std::optional<int> Wait(std::chrono::milliseconds timeout) {
+    const auto deadline = Steady::now() + timeout;
+    while (!exit_code_ && Steady::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return exit_code_;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+};
+
+class AgentBinaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ =
+        (std::filesystem::temp_directory_path() / "faultline-agent-bin-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
+    dir_ = templ;
+    ASSERT_TRUE(std::filesystem::exists(AgentBinary())) << AgentBinary();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::vector<std::string> Args(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {AgentBinary().string(),
+                                     "--listen",      "127.0.0.1:0",
+                                     "--state-dir",   (dir_ / "state").string(),
+                                     "--ready-file",  (dir_ / "ready").string(),
+                                     "--log-level",   "info"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
+  // The address from the ready file, or "" if it did not appear in time.
+  std::string AwaitReady(Child& child) {
+    const auto deadline = Steady::now() + std::chrono::seconds(20);
+    while (Steady::now() < deadline) {
+      std::string text = ReadFile(dir_ / "ready");
+      if (!text.empty() && text.back() == '\n') return text.substr(0, text.size() - 1);
+      if (child.Wait(std::chrono::milliseconds(0))) return "";
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return "";
+  }
+
+  std::filesystem::path log() const { return dir_ / "agent.log"; }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(AgentBinaryTest, ServesThenRevertsAndExitsZeroOnSigterm) {
+  Child agent(Args(), log());
+  const std::string address = AwaitReady(agent);
+  ASSERT_FALSE(address.empty()) << ReadFile(log());
+  EXPECT_THAT(ReadFile(log()), HasSubstr("agent listening address=" + address));
+
+  auto stub = v1::AgentService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::CapabilitiesResponse caps;
+  ASSERT_TRUE(stub->Capabilities(&context, v1::CapabilitiesRequest(), &caps).ok());
+  EXPECT_EQ(caps.agent_version(), "0.1.0");
+  EXPECT_EQ(caps.max_faults(), 32u);
+  EXPECT_EQ(caps.kinds_size(), 4);
+
+  ASSERT_EQ(::kill(agent.pid(), SIGTERM), 0);
+  EXPECT_EQ(agent.Wait(std::chrono::seconds(20)), 0) << ReadFile(log());
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "ready"));
+  EXPECT_THAT(ReadFile(log()), HasSubstr("agent stopped reason=\"shutdown\""));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "state" / "state.json"));
+}
+
+TEST_F(AgentBinaryTest, SigintAlsoStopsIt) {
+  Child agent(Args({"--lease-ttl", "2s", "--max-faults", "3", "--log-format", "json"}), log());
+  const std::string address = AwaitReady(agent);
+  ASSERT_FALSE(address.empty()) << ReadFile(log());
+  auto stub = v1::AgentService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::CapabilitiesResponse caps;
+  ASSERT_TRUE(stub->Capabilities(&context, v1::CapabilitiesRequest(), &caps).ok());
+  EXPECT_EQ(caps.default_lease_ttl_ms(), 2'000u);
+  EXPECT_EQ(caps.max_faults(), 3u);
+  ASSERT_EQ(::kill(agent.pid(), SIGINT), 0);
+  EXPECT_EQ(agent.Wait(std::chrono::seconds(20)), 0) << ReadFile(log());
+  EXPECT_THAT(ReadFile(log()), HasSubstr("\"msg\":\"agent listening address="));
+}
+
+TEST_F(AgentBinaryTest, HaltsAndExitsWhenTheParentDies) {
+  // A stand-in for the controller: it is killed with SIGKILL, as a CI
+  // timeout would.
+  pid_t parent = ::fork();
+  ASSERT_GE(parent, 0);
+  if (parent == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  Child agent(Args({"--parent-pid", std::to_string(parent)}), log());
+  const std::string address = AwaitReady(agent);
+  EXPECT_FALSE(address.empty()) << ReadFile(log());
+  ::kill(parent, SIGKILL);
+  ::waitpid(parent, nullptr, 0);
+  EXPECT_EQ(agent.Wait(std::chrono::seconds(20)), 0) << ReadFile(log());
+  EXPECT_THAT(ReadFile(log()), HasSubstr("parent exited pid=" + std::to_string(parent)));
+  EXPECT_THAT(ReadFile(log()), HasSubstr("agent stopped reason=\"parent exited\""));
+}
+
+TEST_F(AgentBinaryTest, ParentAlreadyGoneMeansExitZero) {
+  pid_t parent = ::fork();
+  ASSERT_GE(parent, 0);
+  if (parent == 0) ::_exit(0);
+  ::waitpid(parent, nullptr, 0);
+  Child agent(Args({"--parent-pid", std::to_string(parent)}), log());
+  EXPECT_EQ(agent.Wait(std::chrono::seconds(20)), 0) << ReadFile(log());
+}
+
+TEST_F(AgentBinaryTest, BadFlagsExitTwo) {
+  const std::vector<std::vector<std::string>> cases = {
+      {"--max-faults", "0"},       {"--max-faults", "many"}, {"--lease-ttl", "soon"},
+      {"--log-level", "loud"},     {"--log-format", "xml"},  {"--no-such-flag"},
+      {"--parent-pid", "-5"},      {"--listen", "nocolon"},  {"--memory-reserve-pct", "150"},
+  };
+  for (const std::vector<std::string>& extra : cases) {
+    Child agent(Args(extra), log());
+    EXPECT_EQ(agent.Wait(std::chrono::seconds(20)), 2) << extra[0] << "\n" << ReadFile(log());
+  }
+}
+
+TEST_F(AgentBinaryTest, VersionAndHelpExitZero) {
+  Child version({AgentBinary().string(), "--version"}, log());
+  EXPECT_EQ(version.Wait(std::chrono::seconds(20)), 0);
+  EXPECT_EQ(ReadFile(log()), "faultline-agent 0.1.0\n");
+  Child help({AgentBinary().string(), "--help"}, log());
+  EXPECT_EQ(help.Wait(std::chrono::seconds(20)), 0);
+  EXPECT_THAT(ReadFile(log()), HasSubstr("--ready-file"));
+}
+
+TEST_F(AgentBinaryTest, FatalRuntimeErrorsExitOne) {
+  // The state dir cannot be created: a regular file is in the way.
+  std::ofstream(dir_ / "blocker") << "x";
+  Child no_dir({AgentBinary().string(), "--listen", "127.0.0.1:0", "--state-dir",
+                (dir_ / "blocker" / "state").string()},
+               log());
+  EXPECT_EQ(no_dir.Wait(std::chrono::seconds(20)), 1) << ReadFile(log());
+
+  // The port is taken by another agent.
+  Child first(Args(), dir_ / "first.log");
+  const std::string address = AwaitReady(first);
+  ASSERT_FALSE(address.empty()) << ReadFile(dir_ / "first.log");
+  Child second({AgentBinary().string(), "--listen", address, "--state-dir",
+                (dir_ / "state2").string()},
+               log());
+  EXPECT_EQ(second.Wait(std::chrono::seconds(20)), 1) << ReadFile(log());
+  EXPECT_THAT(ReadFile(log()), HasSubstr("cannot listen on " + address));
+  ::kill(first.pid(), SIGTERM);
+  EXPECT_EQ(first.Wait(std::chrono::seconds(20)), 0);
+}
+
+}  // namespace
+}  // namespace faultline::agent
