@@ -75,23 +75,29 @@ class FaultManager {
   // or FAILED when the revert failed. A failed record stays in the state file;
   // if its Fault could be rebuilt it is also kept as an active entry that
   // List shows and Tick/Halt retry, otherwise it waits for the next start.
-  // Call once, before serving; it also locks the state dir for the
-  // manager's lifetime. Errors: the state dir cannot be created/written
-  // (PermissionDenied, Internal); another agent holds the state dir
-  // (FailedPrecondition); a corrupt state file is
-  // DataLoss and is moved aside to state.json.corrupt-<unix>, not deleted
-  // (a fresh empty state file replaces it, so the agent can keep serving).
+  // Call once, before serving (Apply persists into the directory it
+  // creates); it also locks the state dir for the manager's lifetime.
+  // Errors: the state dir cannot be created/written (PermissionDenied,
+  // Internal); another agent holds the state dir (FailedPrecondition); a
+  // corrupt state file is DataLoss and is moved aside to
+  // state.json.corrupt-<unix>, not deleted (a fresh empty state file
+  // replaces it, so the agent can keep serving).
   absl::StatusOr<std::vector<v1::FaultStatus>> Recover();
 
   // Applies a fault. Idempotent by fault_id: same id + same spec while active
   // returns the active status with already_active=true; same id with another
   // spec is AlreadyExists. InvalidArgument (bad id/spec/duration),
   // ResourceExhausted (cap), FailedPrecondition (run's lease expired), plus
-  // whatever Prepare/Apply return. On error nothing stays applied.
+  // whatever Prepare/Apply return, annotated "prepare|apply <kind> id=<id>".
+  // On error nothing stays applied; the one exception is an Apply error whose
+  // clean-up Revert also fails: that fault stays listed as FAILED and Tick
+  // retries its revert. A successful Apply creates or extends the run's lease
+  // to now + lease_ttl_ms (0 = default_lease_ttl), never shortening it.
   // dry_run: runs every check and Prepare() only; state DRY_RUN; nothing is
   // persisted and no lease is created.
   // Order: request fields and spec (InvalidArgument), then same-id
   // idempotency, lease, cap, Prepare, write-ahead persist, Apply, persist.
+  // Holds the manager's mutex throughout, so Fault::Apply must be quick.
   absl::StatusOr<v1::ApplyResponse> Apply(const v1::ApplyRequest& request);
 
   // Reverts one fault (reason "request"). Unknown or already reverted ids
@@ -100,7 +106,9 @@ class FaultManager {
   // InvalidArgument for an ill-formed id.
   absl::StatusOr<v1::RevertResponse> Revert(const std::string& fault_id);
 
-  // Active faults (optionally of one run) with fresh Observe() figures.
+  // Active faults (optionally of one run) with fresh Observe() figures. A
+  // fault whose revert failed and is being retried has state FAILED and its
+  // pending revert_reason.
   v1::ListResponse List(const std::string& run_id);
 
   // Extends (or creates) the run's lease to now + ttl (0 = default).
@@ -110,14 +118,16 @@ class FaultManager {
   absl::StatusOr<v1::RenewLeaseResponse> RenewLease(const std::string& run_id,
                                                     std::chrono::milliseconds ttl);
 
-  // Reverts every active fault. Errors are collected, never stop the sweep.
+  // Reverts every active fault with revert_reason `reason`. Errors are
+  // collected in the response, never stop the sweep; those faults stay
+  // listed and Tick keeps retrying them.
   v1::HaltResponse Halt(const std::string& reason);
 
   // Reverts faults past their deadline (reason "duration", or "ttl" when the
   // hard TTL is the shorter bound), faults of runs whose lease has expired
   // ("lease"), and retries faults whose earlier revert failed. Returns what
-  // it reverted. Called by the reaper; tests call it
-  // directly with a FakeClock.
+  // it reverted. A failing revert is logged once per fault. Called by the
+  // reaper; tests call it directly with a FakeClock.
   std::vector<v1::FaultStatus> Tick();
 
   // Starts a thread that calls Tick() every `period`. Idempotent.

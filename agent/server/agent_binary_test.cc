@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -35,6 +36,23 @@ std::string ReadFile(const std::filesystem::path& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
+}
+
+// The state letter of /proc/PID/stat (R, S, T, ...), or '?' if unreadable.
+char ProcessState(pid_t pid) {
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() ? '?' : stat[paren + 2];
+}
+
+// Polls until `pid` is (stopped == true: in state T) or is not stopped.
+bool AwaitStopped(pid_t pid, bool stopped) {
+  const auto deadline = Steady::now() + std::chrono::seconds(10);
+  while (Steady::now() < deadline) {
+    if ((ProcessState(pid) == 'T') == stopped) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
 }
 
 // A child process with stdout+stderr in `log`. Killed (SIGKILL) if still
@@ -229,6 +247,123 @@ TEST_F(AgentBinaryTest, FatalRuntimeErrorsExitOne) {
   EXPECT_THAT(ReadFile(log()), HasSubstr("cannot listen on " + address));
   ::kill(first.pid(), SIGTERM);
   EXPECT_EQ(first.Wait(std::chrono::seconds(20)), 0);
+}
+
+// The real process.pause fault through the binary: the strongest check that
+// the daemon keeps DESIGN.md's promises on a real host. Skipped while this
+// build lacks the kind.
+class AgentBinaryPauseTest : public AgentBinaryTest {
+ protected:
+  void SetUp() override {
+    AgentBinaryTest::SetUp();
+    victim_ = std::make_unique<Child>(std::vector<std::string>{"/bin/sleep", "600"},
+                                      dir_ / "victim.log");
+  }
+  void TearDown() override {
+    if (victim_ != nullptr) {
+      ::kill(victim_->pid(), SIGCONT);
+      victim_.reset();
+    }
+    AgentBinaryTest::TearDown();
+  }
+
+  std::unique_ptr<v1::AgentService::Stub> Connect(const std::string& address) {
+    return v1::AgentService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  }
+
+  // True if the agent at `address` can run process.pause.
+  bool PauseAvailable(v1::AgentService::Stub& stub) {
+    grpc::ClientContext context;
+    v1::CapabilitiesResponse caps;
+    if (!stub.Capabilities(&context, v1::CapabilitiesRequest(), &caps).ok()) return false;
+    for (const v1::KindCapability& kind : caps.kinds()) {
+      if (kind.kind() == "process.pause") return kind.available();
+    }
+    return false;
+  }
+
+  grpc::Status PauseVictim(v1::AgentService::Stub& stub) {
+    v1::ApplyRequest request;
+    request.set_fault_id("pause-victim");
+    request.set_run_id("run1");
+    request.mutable_spec()->mutable_process_pause()->mutable_target()->set_pid(victim_->pid());
+    request.set_duration_ms(120'000);
+    request.set_lease_ttl_ms(120'000);
+    grpc::ClientContext context;
+    v1::ApplyResponse response;
+    return stub.Apply(&context, request, &response);
+  }
+
+  std::unique_ptr<Child> victim_;
+};
+
+TEST_F(AgentBinaryPauseTest, SigtermResumesAPausedProcess) {
+  Child agent(Args(), log());
+  const std::string address = AwaitReady(agent);
+  ASSERT_FALSE(address.empty()) << ReadFile(log());
+  auto stub = Connect(address);
+  if (!PauseAvailable(*stub)) GTEST_SKIP() << "process.pause not in this build";
+  grpc::Status applied = PauseVictim(*stub);
+  ASSERT_TRUE(applied.ok()) << applied.error_message();
+  ASSERT_TRUE(AwaitStopped(victim_->pid(), true));
+
+  ASSERT_EQ(::kill(agent.pid(), SIGTERM), 0);
+  EXPECT_EQ(agent.Wait(std::chrono::seconds(20)), 0) << ReadFile(log());
+  EXPECT_TRUE(AwaitStopped(victim_->pid(), false));
+}
+
+TEST_F(AgentBinaryPauseTest, ARestartAfterKill9ResumesAPausedProcess) {
+  std::string address;
+  {
+    Child agent(Args(), log());
+    address = AwaitReady(agent);
+    ASSERT_FALSE(address.empty()) << ReadFile(log());
+    auto stub = Connect(address);
+    if (!PauseAvailable(*stub)) GTEST_SKIP() << "process.pause not in this build";
+    grpc::Status applied = PauseVictim(*stub);
+    ASSERT_TRUE(applied.ok()) << applied.error_message();
+    ASSERT_TRUE(AwaitStopped(victim_->pid(), true));
+    ASSERT_EQ(::kill(agent.pid(), SIGKILL), 0);
+    EXPECT_EQ(agent.Wait(std::chrono::seconds(20)), 128 + SIGKILL);
+  }
+  // The crash left the process stopped; the next agent on the same state
+  // dir resumes it before it serves.
+  EXPECT_EQ(ProcessState(victim_->pid()), 'T');
+  std::filesystem::remove(dir_ / "ready");
+  Child restarted(Args(), dir_ / "restarted.log");
+  ASSERT_FALSE(AwaitReady(restarted).empty()) << ReadFile(dir_ / "restarted.log");
+  EXPECT_TRUE(AwaitStopped(victim_->pid(), false));
+  EXPECT_THAT(ReadFile(dir_ / "restarted.log"),
+              HasSubstr("fault reverted id=pause-victim run=run1 kind=process.pause "
+                        "reason=recovery"));
+  ::kill(restarted.pid(), SIGTERM);
+  EXPECT_EQ(restarted.Wait(std::chrono::seconds(20)), 0);
+}
+
+TEST_F(AgentBinaryPauseTest, ParentKill9ResumesAPausedProcess) {
+  pid_t parent = ::fork();
+  ASSERT_GE(parent, 0);
+  if (parent == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  Child agent(Args({"--parent-pid", std::to_string(parent)}), log());
+  const std::string address = AwaitReady(agent);
+  ASSERT_FALSE(address.empty()) << ReadFile(log());
+  auto stub = Connect(address);
+  if (!PauseAvailable(*stub)) {
+    ::kill(parent, SIGKILL);
+    ::waitpid(parent, nullptr, 0);
+    GTEST_SKIP() << "process.pause not in this build";
+  }
+  grpc::Status applied = PauseVictim(*stub);
+  ASSERT_TRUE(applied.ok()) << applied.error_message();
+  ASSERT_TRUE(AwaitStopped(victim_->pid(), true));
+  ::kill(parent, SIGKILL);
+  ::waitpid(parent, nullptr, 0);
+  EXPECT_EQ(agent.Wait(std::chrono::seconds(20)), 0) << ReadFile(log());
+  EXPECT_TRUE(AwaitStopped(victim_->pid(), false));
 }
 
 }  // namespace
