@@ -435,7 +435,6 @@ std::vector<v1::FaultStatus> FaultManager::Tick() {
   std::lock_guard lock(mu_);
   const Clock::TimePoint now = clock_->Now();
   std::vector<v1::FaultStatus> reverted;
-  bool attempted = false;
 
   std::vector<std::pair<std::string, std::string>> due;  // id, reason
   for (const auto& [id, entry] : active_) {
@@ -446,7 +445,6 @@ std::vector<v1::FaultStatus> FaultManager::Tick() {
     }
   }
   for (const auto& [id, reason] : due) {
-    attempted = true;
     RevertOrWarnLocked(id, reason, &reverted);
   }
 
@@ -454,11 +452,10 @@ std::vector<v1::FaultStatus> FaultManager::Tick() {
   for (const auto& [run, lease] : leases_) {
     if (now >= lease.expires) expired.push_back(run);
   }
-  for (const std::string& run : expired) {
-    attempted = true;
-    ExpireRunLocked(run, &reverted);
-  }
-  if (attempted) PersistOrWarnLocked("tick");
+  for (const std::string& run : expired) ExpireRunLocked(run, &reverted);
+  // Only a successful revert changes the file; a revert that keeps failing
+  // must not cost an fsync every tick.
+  if (!reverted.empty()) PersistOrWarnLocked("tick");
   return reverted;
 }
 
