@@ -382,15 +382,35 @@ TEST_F(SqliteStoreTest, RefusesNewerSchemaAndNonDatabases) {
 }
 
 TEST_F(SqliteStoreTest, UnwritableDirectoryIsPermissionDenied) {
-  if (geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
   std::string locked = dir_ + "/locked";
   std::filesystem::create_directory(locked);
   std::filesystem::permissions(locked, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_exec);
-  EXPECT_EQ(OpenSqliteStore(locked + "/sub/journal.db").status().code(),
-            absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(OpenSqliteStore(locked + "/journal.db").status().code(),
-            absl::StatusCode::kPermissionDenied);
+                                           std::filesystem::perms::owner_exec |
+                                           std::filesystem::perms::others_read |
+                                           std::filesystem::perms::others_exec);
+  auto check = [&locked]() {
+    return OpenSqliteStore(locked + "/sub/journal.db").status().code() ==
+               absl::StatusCode::kPermissionDenied &&
+           OpenSqliteStore(locked + "/journal.db").status().code() ==
+               absl::StatusCode::kPermissionDenied;
+  };
+  if (geteuid() != 0) {
+    EXPECT_TRUE(check());
+  } else {
+    // Root ignores directory permissions: check as nobody in a child.
+    std::filesystem::permissions(dir_, std::filesystem::perms::others_exec,
+                                 std::filesystem::perm_options::add);
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(2);
+      _exit(check() ? 0 : 1);
+    }
+    int wstatus = 0;
+    ASSERT_EQ(waitpid(child, &wstatus, 0), child);
+    ASSERT_TRUE(WIFEXITED(wstatus));
+    EXPECT_EQ(WEXITSTATUS(wstatus), 0) << "1: wrong codes, 2: could not drop privileges";
+  }
   std::filesystem::permissions(locked, std::filesystem::perms::owner_all);
 }
 

@@ -1,0 +1,165 @@
+// Markdown report (GitHub-flavoured tables): what reviewers read after a game
+// day and what CI attaches to a merge request.
+#include <algorithm>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "controller/report/run_view.h"
+
+namespace faultline::controller {
+namespace {
+
+// Text safe inside a table cell: markup and HTML neutralized, one line.
+std::string Cell(const std::string& text) {
+  std::string clean = CleanText(text);
+  std::string out;
+  out.reserve(clean.size());
+  for (char c : clean) {
+    switch (c) {
+      case '|': case '\\': case '*': case '`': case '[':  // '[' alone stops links
+        out.push_back('\\');
+        out.push_back(c);
+        break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '\n': out += "<br>"; break;
+      case '\t': out.push_back(' '); break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// An identifier as code, falling back to escaped text if it holds backticks.
+std::string Code(const std::string& text) {
+  if (text.empty()) return "";
+  std::string clean = OneLine(text);
+  if (clean.find('`') != std::string::npos || clean.find('|') != std::string::npos) {
+    return Cell(clean);
+  }
+  return absl::StrCat("`", clean, "`");
+}
+
+std::string Offset(const std::optional<int64_t>& ms) { return ms ? FormatOffset(*ms) : "-"; }
+
+void Row(std::string& out, const std::vector<std::string>& cells) {
+  absl::StrAppend(&out, "| ", absl::StrJoin(cells, " | "), " |\n");
+}
+
+}  // namespace
+
+std::string RenderMarkdown(const RunRecord& run, const std::vector<Event>& events) {
+  RunView view = BuildRunView(run, events);
+  std::string out;
+  absl::StrAppend(&out, "# Faultline run: ", Cell(run.experiment), "\n\n");
+  absl::StrAppend(&out, "Run ", Code(run.run_id), run.dry_run ? " (dry run)" : "", ": **",
+                  Cell(StatusAndVerdict(run, view)), "**\n\n");
+
+  absl::StrAppend(&out, "## Summary\n\n| Field | Value |\n| --- | --- |\n");
+  Row(out, {"Status", RunStatusName(run.status)});
+  Row(out, {"Verdict", Cell(view.verdict)});
+  Row(out, {"Experiment",
+            absl::StrCat(Cell(run.experiment),
+                         run.experiment_path.empty() ? "" : " (" + Code(run.experiment_path) + ")")});
+  Row(out, {"Started", FormatUtc(run.started_unix_ms)});
+  Row(out, {"Ended", run.ended_unix_ms > 0 ? FormatUtc(run.ended_unix_ms) : "-"});
+  Row(out, {"Duration", view.duration_ms ? FormatSpan(*view.duration_ms) : "-"});
+  Row(out, {"Exit code", run.exit_code >= 0 ? absl::StrCat(run.exit_code) : "-"});
+  Row(out, {"Host", absl::StrCat(Cell(run.host), " (controller pid ", run.controller_pid, ")")});
+  std::string agents = view.embedded ? "embedded local agent" : "";
+  if (view.targets.is_object() && !view.targets.empty()) {
+    std::vector<std::string> parts;
+    for (auto it = view.targets.begin(); it != view.targets.end(); ++it) {
+      parts.push_back(absl::StrCat(Cell(it.key()), ": ", Cell(ValueText(it.value()))));
+    }
+    agents = absl::StrCat(agents, agents.empty() ? "" : "; ", absl::StrJoin(parts, "; "));
+  }
+  Row(out, {"Agents", agents.empty() ? "-" : agents});
+  Row(out, {"Dry run", run.dry_run ? "yes" : "no"});
+  out += "\n";
+
+  out += "## Steady state\n\n";
+  if (view.probes.empty()) {
+    out += "_No probe results recorded._\n\n";
+  } else {
+    out += "| Probe | Phase | OK | Latency | Detail |\n| --- | --- | :-: | --: | --- |\n";
+    for (const ProbeResultView& p : view.probes) {
+      std::string detail = p.detail;
+      if (!p.error.empty()) detail = detail.empty() ? p.error : detail + "; error: " + p.error;
+      Row(out, {Cell(p.probe), Cell(p.phase), p.ok ? "✓" : "✗",
+                p.latency_ms ? FormatNumber(*p.latency_ms) + " ms" : "-", Cell(detail)});
+    }
+    out += "\n";
+  }
+
+  out += "## Faults\n\n";
+  if (view.faults.empty()) {
+    out += "_No faults applied._\n\n";
+  } else {
+    out += "| Fault | Kind | Target | Agent | Engine | Applied | Reverted | Held for | Observed |\n"
+           "| --- | --- | --- | --- | --- | --: | --- | --: | --- |\n";
+    for (const FaultView& f : view.faults) {
+      std::string reverted;
+      if (f.reverted_ms) {
+        reverted = FormatOffset(*f.reverted_ms);
+        if (!f.revert_reason.empty()) absl::StrAppend(&reverted, " (", Cell(f.revert_reason), ")");
+      }
+      if (f.failed_ms) {
+        std::string why = f.code.empty() ? f.error : f.code + ": " + f.error;
+        absl::StrAppend(&reverted, reverted.empty() ? "" : "; ", "**failed** ",
+                        FormatOffset(*f.failed_ms), ": ", Cell(why));
+      }
+      if (reverted.empty()) {
+        reverted = IsFinal(run.status) ? "**no revert recorded**" : "active";
+      }
+      std::string held = f.applied_ms && f.reverted_ms ? FormatSpan(*f.reverted_ms - *f.applied_ms)
+                                                       : "-";
+      Row(out, {Code(f.fault_id), Code(f.kind), Cell(f.target), Cell(f.agent), Cell(f.engine),
+                Offset(f.applied_ms), reverted, held, Cell(KeyValues(f.observed))});
+    }
+    out += "\n";
+  }
+
+  out += "## Timeline\n\n";
+  if (events.empty()) {
+    out += "_No events recorded._\n\n";
+  } else {
+    out += "| Offset | Event | Details |\n| --: | --- | --- |\n";
+    for (const Event& e : events) {
+      Row(out, {FormatOffset(OffsetMs(view, e)), Code(e.type), Cell(EventDetails(e))});
+    }
+    out += "\n";
+  }
+
+  out += "## Notes\n\n";
+  if (view.notes.empty()) {
+    out += "_No notes._\n\n";
+  } else {
+    for (const NoteView& n : view.notes) {
+      absl::StrAppend(&out, "- ", FormatOffset(n.offset_ms),
+                      n.author.empty() ? "" : " **" + Cell(n.author) + "**", ": ", Cell(n.text),
+                      "\n");
+    }
+    out += "\n";
+  }
+
+  if (!run.source_text.empty()) {
+    // A fence longer than any backtick run in the source cannot be closed by it.
+    size_t longest = 0, current = 0;
+    for (char c : run.source_text) {
+      current = c == '`' ? current + 1 : 0;
+      longest = std::max(longest, current);
+    }
+    std::string fence(std::max<size_t>(3, longest + 1), '`');
+    std::string source = CleanText(run.source_text);
+    if (source.empty() || source.back() != '\n') source.push_back('\n');
+    absl::StrAppend(&out, "## Experiment source\n\n<details><summary>",
+                    Cell(run.experiment_path.empty() ? run.experiment : run.experiment_path),
+                    "</summary>\n\n", fence, "yaml\n", source, fence, "\n\n</details>\n");
+  }
+  return out;
+}
+
+}  // namespace faultline::controller

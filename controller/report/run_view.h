@@ -1,0 +1,130 @@
+// Internal to faultline_report (not installed, not for other modules): one
+// run's events folded into what every renderer shows -- probe results, method
+// steps, faults, notes, the verdict -- plus the formatting helpers they share,
+// so Markdown, JUnit, JSON and the terminal say the same thing the same way.
+#ifndef FAULTLINE_CONTROLLER_REPORT_RUN_VIEW_H_
+#define FAULTLINE_CONTROLLER_REPORT_RUN_VIEW_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/store/journal_store.h"
+#include "nlohmann/json.hpp"
+
+namespace faultline::controller {
+
+struct ProbeResultView {
+  int64_t offset_ms = 0;
+  std::string probe;
+  std::string phase;  // "before", "after", or whatever the engine wrote
+  bool ok = false;
+  std::optional<double> latency_ms;
+  std::string detail;
+  std::string error;
+};
+
+struct FaultView {
+  std::string fault_id;
+  std::string kind;
+  std::string target;
+  std::string agent;
+  std::string engine;
+  std::string resolved;
+  nlohmann::json params;  // object or null
+  std::optional<int64_t> duration_ms;
+  std::optional<int64_t> applied_ms;   // offsets from run start
+  std::optional<int64_t> reverted_ms;
+  std::optional<int64_t> failed_ms;
+  std::string revert_reason;
+  std::string error;  // from fault.failed
+  std::string code;   // canonical code name from fault.failed
+  nlohmann::json observed;  // latest figures seen (object or null)
+  int step = -1;            // index into RunView::steps, -1 when outside any
+};
+
+struct StepView {
+  std::string index;  // as written by the engine (1-based by convention)
+  std::string kind;   // "fault" | "wait"
+  std::string label;
+  int64_t started_ms = 0;
+  std::optional<int64_t> ended_ms;
+  std::vector<std::string> failures;  // one line per fault.failed in the step
+  std::string failure_code;           // code of the first fault.failed
+  std::string error;       // abort / lease loss / interruption that cut it short
+  std::string error_type;  // event type behind `error`
+};
+
+struct NoteView {
+  int64_t offset_ms = 0;
+  std::string author;
+  std::string text;
+};
+
+struct RunView {
+  std::vector<ProbeResultView> probes;
+  std::vector<StepView> steps;
+  std::vector<FaultView> faults;
+  std::vector<NoteView> notes;
+  std::vector<std::string> lease_losses;  // "agent: error"
+  std::string verdict;
+  std::string abort_reason;
+  std::string interrupt_reason;
+  bool embedded = false;
+  nlohmann::json targets;  // {name: [agents]} from run.started, or null
+  int64_t base_unix_ms = 0;             // offset origin
+  std::optional<int64_t> duration_ms;   // only for finished runs
+};
+
+RunView BuildRunView(const RunRecord& run, const std::vector<Event>& events);
+
+// "passed: steady state held"; just the verdict when it already starts with
+// the status name (engines often write "failed: ..." verdicts).
+std::string StatusAndVerdict(const RunRecord& run, const RunView& view);
+
+// Milliseconds since the run started.
+int64_t OffsetMs(const RunView& view, const Event& event);
+
+// "+MM:SS.mmm", "+H:MM:SS.mmm" from an hour on, "-" prefix when negative.
+std::string FormatOffset(int64_t offset_ms);
+// "2026-11-27 14:23:01.123 UTC".
+std::string FormatUtc(int64_t unix_ms);
+// "2026-11-27 14:23" (runs table).
+std::string FormatUtcMinutes(int64_t unix_ms);
+// "2026-11-27T14:23:01" (JUnit: no zone designator in the Ant schema).
+std::string FormatIsoUtc(int64_t unix_ms);
+// Human span: 250ms, 5.123s, 30.0s, 1m05s, 2h03m10s.
+std::string FormatSpan(int64_t ms);
+// A number without noise: 12, 79.8, 0.125.
+std::string FormatNumber(double value);
+// Any JSON value as short text (numbers via FormatNumber, strings bare,
+// arrays "a, b", objects compact JSON).
+std::string ValueText(const nlohmann::json& value);
+// Object as "k=v k=v" (values with spaces quoted); other values as ValueText.
+std::string KeyValues(const nlohmann::json& object);
+
+// Field accessors that never throw: "" / nullopt when missing or mistyped.
+std::string Str(const nlohmann::json& data, const char* key);
+std::optional<double> Num(const nlohmann::json& data, const char* key);
+std::optional<bool> Bool(const nlohmann::json& data, const char* key);
+
+// The details column for one event (what follows the type in the timeline).
+std::string EventDetails(const Event& event);
+
+// Replaces invalid UTF-8 with U+FFFD and control characters (C0 except tab
+// and newline, DEL, C1) with '?', so journal text cannot drive a terminal.
+std::string CleanText(const std::string& text);
+// CleanText, then tabs and newlines become spaces: one line.
+std::string OneLine(const std::string& text);
+
+// Compact JSON that never throws on invalid UTF-8.
+std::string SafeDump(const nlohmann::json& value, int indent = -1);
+
+std::string RenderMarkdown(const RunRecord& run, const std::vector<Event>& events);
+std::string RenderJson(const RunRecord& run, const std::vector<Event>& events);
+std::string RenderJunit(const RunRecord& run, const std::vector<Event>& events);
+
+}  // namespace faultline::controller
+
+#endif  // FAULTLINE_CONTROLLER_REPORT_RUN_VIEW_H_

@@ -1,0 +1,177 @@
+// Plain-text views for a terminal: `faultline show` and `faultline runs`.
+// ASCII markers only (ok/FAILED), no colour: the output is also read in CI
+// logs and pasted into tickets. Text from the journal goes through
+// CleanText/OneLine so it cannot carry terminal escape sequences.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "controller/report/report.h"
+#include "controller/report/run_view.h"
+
+namespace faultline::controller {
+namespace {
+
+constexpr size_t kLineWidth = 79;  // leaves the last column of 80 free
+constexpr size_t kTypeWidth = 15;  // "run.interrupted", "fault.reverted"
+constexpr size_t kMinWrap = 24;
+
+// Display columns, approximated as code points (CleanText output is UTF-8).
+size_t Columns(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
+std::string Pad(const std::string& s, size_t width) {
+  size_t cols = Columns(s);
+  return cols >= width ? s : s + std::string(width - cols, ' ');
+}
+
+// Byte offset just past `cols` code points of s (or s.size()).
+size_t ByteIndexAfter(const std::string& s, size_t cols) {
+  size_t i = 0, seen = 0;
+  while (i < s.size()) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
+      if (seen == cols) break;
+      ++seen;
+    }
+    ++i;
+  }
+  return i;
+}
+
+// Greedy word wrap; words wider than a line are split.
+std::vector<std::string> Wrap(const std::string& text, size_t first_width, size_t width) {
+  std::vector<std::string> lines(1);
+  size_t limit = first_width;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    std::string word = text.substr(start, end - start);
+    start = end + 1;
+    if (word.empty()) continue;
+    while (true) {
+      std::string& line = lines.back();
+      size_t need = Columns(line) + (line.empty() ? 0 : 1) + Columns(word);
+      if (need <= limit) {
+        if (!line.empty()) line += " ";
+        line += word;
+        break;
+      }
+      if (!line.empty()) {
+        lines.emplace_back();
+        limit = width;
+        continue;
+      }
+      size_t cut = ByteIndexAfter(word, limit);
+      line = word.substr(0, cut);
+      word = word.substr(cut);
+      lines.emplace_back();
+      limit = width;
+      if (word.empty()) break;
+    }
+  }
+  if (lines.size() > 1 && lines.back().empty()) lines.pop_back();
+  return lines;
+}
+
+// "label       value", with value wrapped under itself.
+void Field(std::string& out, const std::string& label, const std::string& value) {
+  constexpr size_t kLabel = 12;
+  std::vector<std::string> lines = Wrap(OneLine(value), kLineWidth - kLabel, kLineWidth - kLabel);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    absl::StrAppend(&out, Pad(i == 0 ? label : "", kLabel), lines[i], "\n");
+  }
+}
+
+}  // namespace
+
+std::string RenderTimeline(const RunRecord& run, const std::vector<Event>& events) {
+  RunView view = BuildRunView(run, events);
+  std::string out;
+  Field(out, "Run", run.run_id);
+  Field(out, "Experiment",
+        absl::StrCat(run.experiment,
+                     run.experiment_path.empty() ? "" : " (" + run.experiment_path + ")"));
+  Field(out, "Started",
+        absl::StrCat(FormatUtc(run.started_unix_ms), " on ", run.host, ", controller pid ",
+                     run.controller_pid, view.embedded ? ", embedded agent" : "",
+                     run.dry_run ? ", DRY RUN" : ""));
+  out += "\n";
+
+  size_t offset_width = 10;
+  for (const Event& e : events) {
+    offset_width = std::max(offset_width, FormatOffset(OffsetMs(view, e)).size());
+  }
+  const size_t indent = offset_width + 2 + kTypeWidth + 2;
+  const size_t wrap = std::max(kMinWrap, kLineWidth > indent ? kLineWidth - indent : 0);
+  if (events.empty()) out += "(no events recorded)\n";
+  for (const Event& e : events) {
+    std::string type = OneLine(e.type);
+    std::string head = absl::StrCat(Pad(FormatOffset(OffsetMs(view, e)), offset_width), "  ",
+                                    Pad(type, kTypeWidth), "  ");
+    size_t first = Columns(head) < kLineWidth ? kLineWidth - Columns(head) : 0;
+    std::vector<std::string> lines = Wrap(EventDetails(e), std::max(first, kMinWrap), wrap);
+    for (size_t i = 0; i < lines.size(); ++i) {
+      std::string line = absl::StrCat(i == 0 ? head : std::string(indent, ' '), lines[i]);
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      absl::StrAppend(&out, line, "\n");
+    }
+  }
+  out += "\n";
+
+  std::string verdict = StatusAndVerdict(run, view);
+  if (IsFinal(run.status)) {
+    std::string tail;
+    if (run.exit_code >= 0) tail = absl::StrCat("exit ", run.exit_code);
+    if (view.duration_ms) {
+      absl::StrAppend(&tail, tail.empty() ? "" : ", ", "took ", FormatSpan(*view.duration_ms));
+    }
+    if (!tail.empty()) absl::StrAppend(&verdict, " (", tail, ")");
+  }
+  Field(out, "Verdict", verdict);
+  if (IsFinal(run.status)) {
+    for (const FaultView& f : view.faults) {
+      if (!f.applied_ms || f.reverted_ms) continue;
+      Field(out, "WARNING",
+            absl::StrCat("no revert recorded for fault ", f.fault_id, " (", f.kind, " @ ",
+                         f.agent, "); the agent reverts it when its lease or TTL expires"));
+    }
+  }
+  return out;
+}
+
+std::string RenderRunsTable(const std::vector<RunRecord>& runs) {
+  if (runs.empty()) return "No runs found.\n";
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"RUN ID", "STATUS", "STARTED (UTC)", "DURATION", "EXIT", "EXPERIMENT"});
+  for (const RunRecord& r : runs) {
+    std::string duration = "-";
+    if (IsFinal(r.status) && r.ended_unix_ms > 0) {
+      duration = FormatSpan(std::max<int64_t>(0, r.ended_unix_ms - r.started_unix_ms));
+    }
+    rows.push_back({OneLine(r.run_id),
+                    absl::StrCat(RunStatusName(r.status), r.dry_run ? " (dry)" : ""),
+                    FormatUtcMinutes(r.started_unix_ms), duration,
+                    r.exit_code >= 0 ? absl::StrCat(r.exit_code) : "-", OneLine(r.experiment)});
+  }
+  std::vector<size_t> widths(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], Columns(row[i]));
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += i + 1 == row.size() ? row[i] : Pad(row[i], widths[i]) + "  ";
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+}  // namespace faultline::controller
