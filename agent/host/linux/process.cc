@@ -37,7 +37,11 @@ long ClockTicksPerSecond() {
 absl::StatusOr<ProcessInfo> ReadProcess(pid_t pid) {
   std::string base = absl::StrCat("/proc/", pid);
   auto stat = ReadWholeFile(base + "/stat");
-  if (!stat.ok()) return absl::NotFoundError(absl::StrCat("process ", pid, " not found"));
+  // A process reaped between open() and read() yields ESRCH from read, which
+  // the stream reports as an empty file: that is "gone", not a parse error.
+  if (!stat.ok() || stat->empty()) {
+    return absl::NotFoundError(absl::StrCat("process ", pid, " not found"));
+  }
   ProcessInfo info;
   info.pid = pid;
   // comm is in parentheses and may itself contain ") ": split at the last ')'.
@@ -113,6 +117,11 @@ absl::StatusOr<PidFd> PidFd::Open(pid_t pid, uint64_t expected_start_time) {
   int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   if (fd < 0) {
     if (errno == ESRCH) return absl::NotFoundError(absl::StrCat("process ", pid, " has exited"));
+    // A thread id that is not a thread-group leader: ENOENT on recent
+    // kernels, EINVAL on older ones (which also use it for pid <= 0).
+    if (errno == ENOENT || errno == EINVAL) {
+      return absl::NotFoundError(absl::StrCat("pid ", pid, " is not a process (thread id?)"));
+    }
     return ErrnoToStatus(errno, absl::StrCat("pidfd_open ", pid));
   }
   UniqueFd owned(fd);

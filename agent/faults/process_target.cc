@@ -1,0 +1,257 @@
+#include "agent/faults/process_target.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status.h"
+
+namespace faultline::agent {
+namespace {
+
+bool IsStoppedState(char state) { return state == 'T' || state == 't'; }
+
+bool IsExitedState(char state) { return state == 'Z' || state == 'X' || state == 'x'; }
+
+bool Oldest(const ProcessInfo& a, const ProcessInfo& b) {
+  return std::pair(a.start_time, a.pid) < std::pair(b.start_time, b.pid);
+}
+
+std::string PidList(const std::vector<pid_t>& pids, size_t limit) {
+  std::string out;
+  size_t shown = std::min(pids.size(), limit);
+  for (size_t i = 0; i < shown; ++i) {
+    absl::StrAppend(&out, i == 0 ? "" : ",", pids[i]);
+  }
+  if (pids.size() > shown) absl::StrAppend(&out, ",... (+", pids.size() - shown, " more)");
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<ProcessMatcher> ProcessMatcher::Create(absl::string_view kind,
+                                                      const v1::ProcessTarget& target) {
+  ProcessMatcher matcher;
+  matcher.kind_ = std::string(kind);
+  switch (target.selector_case()) {
+    case v1::ProcessTarget::kPid:
+      if (target.pid() <= 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(kind, ": pid must be positive, got ", target.pid()));
+      }
+      matcher.pid_ = target.pid();
+      return matcher;
+    case v1::ProcessTarget::kName:
+      if (target.name().empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(kind, ": name must not be empty"));
+      }
+      // A longer name could never equal comm: reject it instead of matching
+      // nothing forever.
+      if (target.name().size() > kMaxCommLength) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            kind, ": name must be at most ", kMaxCommLength,
+            " bytes (the kernel truncates comm), got \"", target.name(), "\" (",
+            target.name().size(), " bytes)"));
+      }
+      matcher.name_ = target.name();
+      return matcher;
+    case v1::ProcessTarget::kCmdline:
+      if (target.cmdline().empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(kind, ": cmdline must not be empty"));
+      }
+      if (target.cmdline().size() > kMaxCmdlinePatternLength) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(kind, ": cmdline regex must be at most ", kMaxCmdlinePatternLength,
+                         " bytes, got ", target.cmdline().size()));
+      }
+      // std::regex reports bad patterns by exception; this is that edge.
+      try {
+        matcher.regex_.emplace(target.cmdline(),
+                               std::regex::ECMAScript | std::regex::nosubs);
+      } catch (const std::regex_error& e) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            kind, ": cmdline is not a valid ECMAScript regex, got \"", target.cmdline(),
+            "\": ", e.what()));
+      }
+      matcher.pattern_ = target.cmdline();
+      return matcher;
+    case v1::ProcessTarget::SELECTOR_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(kind, ": exactly one of pid, name, cmdline must be set"));
+}
+
+bool ProcessMatcher::Matches(const ProcessInfo& process) const {
+  if (pid_.has_value()) return process.pid == *pid_;
+  if (regex_.has_value()) {
+    const std::string& text = process.cmdline;
+    const bool cut = text.size() > kMaxCmdlineSearched;
+    auto end = cut ? text.begin() + kMaxCmdlineSearched : text.end();
+    try {
+      return std::regex_search(text.begin(), end, *regex_,
+                               cut ? std::regex_constants::match_not_eol
+                                   : std::regex_constants::match_default);
+    } catch (const std::regex_error&) {
+      return false;
+    }
+  }
+  return process.comm == name_;
+}
+
+std::string ProcessMatcher::Describe() const {
+  if (pid_.has_value()) return absl::StrCat("pid ", *pid_);
+  if (regex_.has_value()) return absl::StrCat("cmdline /", pattern_, "/");
+  return absl::StrCat("name \"", name_, "\"");
+}
+
+std::string ProcessMatcher::Selector() const {
+  if (pid_.has_value()) return absl::StrCat("pid=", *pid_);
+  if (regex_.has_value()) return absl::StrCat("cmdline=", pattern_);
+  return absl::StrCat("name=", name_);
+}
+
+ProtectedSet::ProtectedSet(pid_t agent, std::vector<pid_t> ancestors, std::vector<pid_t> extra)
+    : agent_(agent), ancestors_(std::move(ancestors)), extra_(std::move(extra)) {
+  std::sort(ancestors_.begin(), ancestors_.end());
+  std::sort(extra_.begin(), extra_.end());
+}
+
+ProtectedSet ProtectedSet::ForThisAgent(const std::vector<int>& extra) {
+  pid_t self = getpid();
+  return ProtectedSet(self, AncestorsOf(self), std::vector<pid_t>(extra.begin(), extra.end()));
+}
+
+std::optional<std::string> ProtectedSet::ReasonFor(const ProcessInfo& process) const {
+  if (process.pid == 1) return "init";
+  if (process.pid == agent_) return "the agent itself";
+  if (std::binary_search(ancestors_.begin(), ancestors_.end(), process.pid)) {
+    return "an ancestor of the agent";
+  }
+  if (std::binary_search(extra_.begin(), extra_.end(), process.pid)) {
+    return "listed in protected_pids";
+  }
+  if (process.kernel_thread) return "kernel thread";
+  return std::nullopt;
+}
+
+absl::StatusOr<Resolution> FilterTargets(const std::vector<ProcessInfo>& processes,
+                                         const ProcessMatcher& matcher,
+                                         const ProtectedSet& protection,
+                                         const ResolveOptions& options) {
+  Resolution out;
+  if (matcher.pid().has_value()) {
+    // Protection is decided on the pid alone, before existence, so naming
+    // init or the agent is always refused the same way.
+    ProcessInfo probe;
+    probe.pid = *matcher.pid();
+    for (const ProcessInfo& p : processes) {
+      if (p.pid == probe.pid) probe = p;
+    }
+    if (auto reason = protection.ReasonFor(probe)) {
+      return absl::PermissionDeniedError(absl::StrCat(matcher.kind(), ": pid ", probe.pid,
+                                                      " is protected (", *reason, ")"));
+    }
+  }
+  for (const ProcessInfo& p : processes) {
+    if (!matcher.Matches(p)) continue;
+    if (protection.ReasonFor(p).has_value()) {
+      out.protected_skipped.push_back(p.pid);
+      continue;
+    }
+    if (IsExitedState(p.state)) {
+      out.zombies_skipped.push_back(p.pid);
+      continue;
+    }
+    if (options.skip_stopped && IsStoppedState(p.state)) {
+      if (matcher.pid().has_value()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(matcher.kind(), ": pid ", p.pid, " is already stopped (state ",
+                         std::string(1, p.state), "); it is not ours to stop or resume"));
+      }
+      out.stopped_skipped.push_back(p.pid);
+      continue;
+    }
+    out.matches.push_back(p);
+  }
+  std::sort(out.matches.begin(), out.matches.end(), Oldest);
+  std::sort(out.protected_skipped.begin(), out.protected_skipped.end());
+  std::sort(out.stopped_skipped.begin(), out.stopped_skipped.end());
+  std::sort(out.zombies_skipped.begin(), out.zombies_skipped.end());
+  return out;
+}
+
+absl::StatusOr<Resolution> ResolveTargets(const ProcessMatcher& matcher,
+                                          const ProtectedSet& protection,
+                                          const ResolveOptions& options) {
+  // Even for the pid selector the full listing is used: it holds only
+  // thread-group leaders, so a thread id is "no such process" rather than a
+  // pidfd_open EINVAL later.
+  FL_ASSIGN_OR_RETURN(std::vector<ProcessInfo> processes, ListProcesses());
+  return FilterTargets(processes, matcher, protection, options);
+}
+
+absl::Status NoMatchError(const ProcessMatcher& matcher, const Resolution& resolution) {
+  constexpr size_t kShown = 10;
+  std::vector<std::string> notes;
+  if (!resolution.protected_skipped.empty()) {
+    notes.push_back(absl::StrCat(resolution.protected_skipped.size(), " protected (pids ",
+                                 PidList(resolution.protected_skipped, kShown), ")"));
+  }
+  if (!resolution.stopped_skipped.empty()) {
+    notes.push_back(absl::StrCat(resolution.stopped_skipped.size(),
+                                 " already stopped by someone else (pids ",
+                                 PidList(resolution.stopped_skipped, kShown), ")"));
+  }
+  if (!resolution.zombies_skipped.empty()) {
+    notes.push_back(absl::StrCat(resolution.zombies_skipped.size(), " exited (pids ",
+                                 PidList(resolution.zombies_skipped, kShown), ")"));
+  }
+  std::string message = absl::StrCat(matcher.kind(), ": no process matches ", matcher.Describe());
+  if (!notes.empty()) {
+    absl::StrAppend(&message, "; skipped matches: ", absl::StrJoin(notes, ", "));
+  }
+  return absl::NotFoundError(message);
+}
+
+absl::Status ValidateSelection(absl::string_view kind, uint32_t count, double percent) {
+  if (count != 0 && percent != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kind, ": count and percent are mutually exclusive"));
+  }
+  // Written so that NaN fails too.
+  if (percent != 0 && !(percent > 0 && percent <= 100)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kind, ": percent must be in (0, 100], got ", percent));
+  }
+  return absl::OkStatus();
+}
+
+size_t SelectionSize(size_t matches, uint32_t count, double percent) {
+  if (matches == 0) return 0;
+  if (count != 0) return std::min<size_t>(count, matches);
+  if (percent > 0) {
+    // The epsilon keeps 30% of 10 at 3 despite binary rounding of 0.3.
+    double wanted = std::ceil(percent * static_cast<double>(matches) / 100.0 - 1e-9);
+    return std::clamp<size_t>(static_cast<size_t>(std::max(wanted, 1.0)), 1, matches);
+  }
+  return matches;
+}
+
+std::vector<ProcessInfo> SelectOldest(std::vector<ProcessInfo> matches, uint32_t count,
+                                      double percent) {
+  std::sort(matches.begin(), matches.end(), Oldest);
+  matches.resize(SelectionSize(matches.size(), count, percent));
+  return matches;
+}
+
+std::string DescribeTargets(const std::vector<pid_t>& pids, const ProcessMatcher& matcher) {
+  if (pids.empty()) return matcher.Selector();
+  return absl::StrCat("pids ", PidList(pids, 16), " (", matcher.Selector(), ")");
+}
+
+}  // namespace faultline::agent

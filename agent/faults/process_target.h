@@ -1,0 +1,166 @@
+// Target resolution shared by process.kill and process.pause: turns a
+// v1::ProcessTarget plus count / percent into the exact processes, identified
+// by (pid, start_time), that a fault may signal.
+//
+// Data flow: spec -> ProcessMatcher (validated once, pure) -> ResolveTargets
+// (one /proc scan through host/process.h, protected processes filtered out)
+// -> SelectOldest (count / percent). The faults then act only through
+// PidFd::Open(pid, start_time), so a reused pid is never hit.
+//
+// Protection: pid 1, the agent itself, the agent's ancestors, kernel threads
+// and FaultContext::protected_pids never match. Naming one of them by pid is
+// PermissionDenied; a name / cmdline that matches only protected processes is
+// NotFound saying so. Zombies never match (they cannot be signalled usefully).
+//
+// Selection is deterministic: matches are ordered by (start_time, pid)
+// ascending and the first N are taken, i.e. the oldest processes go first.
+// That makes `count: 1` repeatable across runs (the same long-lived process
+// is picked) and leaves the most recently (re)started replicas alone.
+//
+// Everything here is thread-safe: ProcessMatcher and ProtectedSet are
+// immutable after construction and the free functions keep no state.
+#ifndef FAULTLINE_AGENT_FAULTS_PROCESS_TARGET_H_
+#define FAULTLINE_AGENT_FAULTS_PROCESS_TARGET_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "agent/host/process.h"
+#include "faultline/v1/faults.pb.h"
+
+namespace faultline::agent {
+
+// The longest name that can equal /proc/PID/comm (TASK_COMM_LEN - 1).
+inline constexpr size_t kMaxCommLength = 15;
+// libstdc++'s std::regex matches by recursion, about 0.5-1 KiB of stack per
+// character for patterns like ".*x": a 20 KB cmdline overflows an 8 MiB
+// stack and kills the agent. So a cmdline regex only sees the first
+// kMaxCmdlineSearched bytes of each cmdline (with `$` never matching at the
+// cut), and patterns are bounded too.
+inline constexpr size_t kMaxCmdlineSearched = 4096;
+inline constexpr size_t kMaxCmdlinePatternLength = 512;
+
+// Decides whether one process is selected by a v1::ProcessTarget. Copyable,
+// immutable, thread-safe.
+class ProcessMatcher {
+ public:
+  // Validates `target` for fault kind `kind` (used as the message prefix).
+  // InvalidArgument: no selector ("process.kill: exactly one of pid, name,
+  // cmdline must be set"), pid <= 0, empty name or one longer than
+  // kMaxCommLength, empty or invalid regex or one longer than
+  // kMaxCmdlinePatternLength. Pure.
+  static absl::StatusOr<ProcessMatcher> Create(absl::string_view kind,
+                                               const v1::ProcessTarget& target);
+
+  // True if `process` is selected by the target: same pid, comm equal to the
+  // name, or the regex found in the space-joined cmdline (its first
+  // kMaxCmdlineSearched bytes). Says nothing about protection. A regex that
+  // throws while searching (libstdc++ complexity limits) counts as no match.
+  bool Matches(const ProcessInfo& process) const;
+
+  // Set for the pid selector.
+  std::optional<pid_t> pid() const { return pid_; }
+  const std::string& kind() const { return kind_; }
+  // For messages: `pid 812`, `name "worker"`, `cmdline /worker --id=.*/`.
+  std::string Describe() const;
+  // For target(): `pid=812`, `name=worker`, `cmdline=worker --id=.*`.
+  std::string Selector() const;
+
+ private:
+  ProcessMatcher() = default;
+
+  std::string kind_;
+  std::optional<pid_t> pid_;
+  std::string name_;
+  std::string pattern_;
+  std::optional<std::regex> regex_;
+};
+
+// Processes that must never be signalled. Immutable, thread-safe.
+class ProtectedSet {
+ public:
+  // pid 1 is always protected in addition to the given pids.
+  ProtectedSet(pid_t agent, std::vector<pid_t> ancestors, std::vector<pid_t> extra);
+
+  // The running agent: getpid(), AncestorsOf(getpid()) and `extra`
+  // (FaultContext::protected_pids). Reads /proc; never fails (an unreadable
+  // ancestor chain just ends early).
+  static ProtectedSet ForThisAgent(const std::vector<int>& extra);
+
+  // Why `process` must not be signalled ("init", "the agent itself", "an
+  // ancestor of the agent", "listed in protected_pids", "kernel thread"), or
+  // nullopt when it may be.
+  std::optional<std::string> ReasonFor(const ProcessInfo& process) const;
+
+ private:
+  pid_t agent_;
+  std::vector<pid_t> ancestors_;  // sorted
+  std::vector<pid_t> extra_;      // sorted
+};
+
+struct ResolveOptions {
+  // process.pause: leave processes that are already stopped (T) or traced
+  // (t) alone, so Revert never resumes a process someone else stopped.
+  bool skip_stopped = false;
+};
+
+// The result of one scan.
+struct Resolution {
+  std::vector<ProcessInfo> matches;       // eligible, ordered oldest first
+  std::vector<pid_t> protected_skipped;   // matched but protected
+  std::vector<pid_t> stopped_skipped;     // matched but already stopped
+  std::vector<pid_t> zombies_skipped;     // matched but exited
+};
+
+// Filters `processes` (any order) through `matcher` and `protection`. Pure.
+// For the pid selector: PermissionDenied when that pid is protected
+// ("process.kill: pid 1 is protected (init)"), FailedPrecondition when
+// skip_stopped and it is already stopped; a missing pid is an empty result.
+// Name / cmdline selectors never fail: skipped processes are listed.
+absl::StatusOr<Resolution> FilterTargets(const std::vector<ProcessInfo>& processes,
+                                         const ProcessMatcher& matcher,
+                                         const ProtectedSet& protection,
+                                         const ResolveOptions& options = {});
+
+// ListProcesses() + FilterTargets(). Errors as FilterTargets, plus whatever
+// listing /proc returns. An empty match list is not an error here (repeat
+// rounds of process.kill expect it); use NoMatchError for the first scan.
+absl::StatusOr<Resolution> ResolveTargets(const ProcessMatcher& matcher,
+                                          const ProtectedSet& protection,
+                                          const ResolveOptions& options = {});
+
+// The NotFound status for a resolution without matches, e.g.
+// `process.kill: no process matches name "foo" (skipped 1 protected: pid 1)`.
+absl::Status NoMatchError(const ProcessMatcher& matcher, const Resolution& resolution);
+
+// Checks the count / percent pair of a process fault. InvalidArgument:
+// both set ("process.pause: count and percent are mutually exclusive") or
+// percent outside (0, 100] ("process.kill: percent must be in (0, 100], got
+// 120"); 0 means unset for both. Pure.
+absl::Status ValidateSelection(absl::string_view kind, uint32_t count, double percent);
+
+// How many of `matches` processes are selected: min(count, matches) for a
+// count, ceil(percent% of matches) but at least 1 for a percent, all when
+// neither is set; 0 only when there are no matches. Pure.
+size_t SelectionSize(size_t matches, uint32_t count, double percent);
+
+// The first SelectionSize() processes by (start_time, pid) ascending. Pure.
+std::vector<ProcessInfo> SelectOldest(std::vector<ProcessInfo> matches, uint32_t count,
+                                      double percent);
+
+// For Fault::target(): "pids 812,813 (name=worker)"; only the selector when
+// `pids` is empty; long lists end in ",... (+N more)".
+std::string DescribeTargets(const std::vector<pid_t>& pids, const ProcessMatcher& matcher);
+
+}  // namespace faultline::agent
+
+#endif  // FAULTLINE_AGENT_FAULTS_PROCESS_TARGET_H_
