@@ -58,6 +58,10 @@ std::string RenderReport(ReportFormat format, const RunRecord& run,
 // for every fault with no revert on record.
 std::string RenderTimeline(const RunRecord& run, const std::vector<Event>& events);
 
+// One event as a single line "event.type  details", for live progress
+// output during `faultline run` (same wording as the timeline).
+std::string DescribeEvent(const Event& event);
+
 // `faultline runs`: one aligned row per run (id, status, start, duration,
 // exit code, experiment) under a header; "No runs found." when empty.
 std::string RenderRunsTable(const std::vector<RunRecord>& runs);

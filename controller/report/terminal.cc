@@ -144,6 +144,12 @@ std::string RenderTimeline(const RunRecord& run, const std::vector<Event>& event
   return out;
 }
 
+std::string DescribeEvent(const Event& event) {
+  std::string type = OneLine(event.type);
+  if (type.size() < 15) type.resize(15, ' ');
+  return type + " " + EventDetails(event);
+}
+
 std::string RenderRunsTable(const std::vector<RunRecord>& runs) {
   if (runs.empty()) return "No runs found.\n";
   std::vector<std::vector<std::string>> rows;

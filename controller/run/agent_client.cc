@@ -1,0 +1,71 @@
+#include "controller/run/agent_client.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/status.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace faultline::controller {
+
+AgentClient::AgentClient(std::string name, std::string address,
+                         std::chrono::milliseconds deadline)
+    : name_(std::move(name)), address_(std::move(address)), deadline_(deadline) {
+  // TLS arrives with the security issue; the channel is the only place to change.
+  stub_ = v1::AgentService::NewStub(
+      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+}
+
+template <typename Request, typename Response, typename Method>
+absl::StatusOr<Response> AgentClient::Call(const char* what, const Request& request,
+                                           Method method) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + deadline_);
+  Response response;
+  grpc::Status status = ((*stub_).*method)(&context, request, &response);
+  if (!status.ok()) {
+    return Annotate(FromGrpcStatus(status),
+                    absl::StrCat("agent ", name_, " (", address_, "): ", what));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::CapabilitiesResponse> AgentClient::Capabilities() {
+  return Call<v1::CapabilitiesRequest, v1::CapabilitiesResponse>(
+      "capabilities", v1::CapabilitiesRequest(), &v1::AgentService::Stub::Capabilities);
+}
+
+absl::StatusOr<v1::ApplyResponse> AgentClient::Apply(const v1::ApplyRequest& request) {
+  return Call<v1::ApplyRequest, v1::ApplyResponse>("apply", request,
+                                                   &v1::AgentService::Stub::Apply);
+}
+
+absl::StatusOr<v1::RevertResponse> AgentClient::Revert(const std::string& fault_id) {
+  v1::RevertRequest request;
+  request.set_fault_id(fault_id);
+  return Call<v1::RevertRequest, v1::RevertResponse>("revert", request,
+                                                     &v1::AgentService::Stub::Revert);
+}
+
+absl::StatusOr<v1::ListResponse> AgentClient::List(const std::string& run_id) {
+  v1::ListRequest request;
+  request.set_run_id(run_id);
+  return Call<v1::ListRequest, v1::ListResponse>("list", request, &v1::AgentService::Stub::List);
+}
+
+absl::StatusOr<v1::RenewLeaseResponse> AgentClient::RenewLease(const std::string& run_id,
+                                                               std::chrono::milliseconds ttl) {
+  v1::RenewLeaseRequest request;
+  request.set_run_id(run_id);
+  request.set_ttl_ms(static_cast<uint64_t>(ttl.count()));
+  return Call<v1::RenewLeaseRequest, v1::RenewLeaseResponse>(
+      "renew lease", request, &v1::AgentService::Stub::RenewLease);
+}
+
+absl::StatusOr<v1::HaltResponse> AgentClient::Halt(const std::string& reason) {
+  v1::HaltRequest request;
+  request.set_reason(reason);
+  return Call<v1::HaltRequest, v1::HaltResponse>("halt", request, &v1::AgentService::Stub::Halt);
+}
+
+}  // namespace faultline::controller
