@@ -361,7 +361,12 @@ absl::StatusOr<v1::RevertResponse> FaultManager::Revert(const std::string& fault
   std::lock_guard lock(mu_);
   v1::RevertResponse response;
   if (active_.count(fault_id) == 0) {
+    // Already reverted (typically by its own deadline a moment before the
+    // controller asked): hand back the final figures so none are lost.
     response.set_was_active(false);
+    if (auto it = recently_reverted_.find(fault_id); it != recently_reverted_.end()) {
+      *response.mutable_fault() = it->second;
+    }
     return response;
   }
   FL_ASSIGN_OR_RETURN(*response.mutable_fault(), RevertLocked(fault_id, "request"));
@@ -532,7 +537,18 @@ absl::StatusOr<v1::FaultStatus> FaultManager::RevertLocked(const std::string& fa
   spdlog::info("fault reverted id={} run={} kind={} reason={}", fault_id,
                entry.request.run_id(), status.kind(), reason);
   active_.erase(it);
+  RememberRevertedLocked(status);
   return status;
+}
+
+void FaultManager::RememberRevertedLocked(const v1::FaultStatus& status) {
+  if (recently_reverted_.emplace(status.fault_id(), status).second) {
+    reverted_order_.push_back(status.fault_id());
+  }
+  while (reverted_order_.size() > kMaxRememberedReverts) {
+    recently_reverted_.erase(reverted_order_.front());
+    reverted_order_.pop_front();
+  }
 }
 
 v1::FaultStatus FaultManager::StatusLocked(Entry& entry, bool observe) {

@@ -101,7 +101,9 @@ class FaultManager {
   absl::StatusOr<v1::ApplyResponse> Apply(const v1::ApplyRequest& request);
 
   // Reverts one fault (reason "request"). Unknown or already reverted ids
-  // succeed with was_active=false. A Revert() error from the fault is
+  // succeed with was_active=false; for one reverted recently (e.g. by its
+  // deadline) `fault` then carries its final status, figures and reason.
+  // A Revert() error from the fault is
   // returned and the fault stays listed (to be retried by Tick/Halt).
   // InvalidArgument for an ill-formed id.
   absl::StatusOr<v1::RevertResponse> Revert(const std::string& fault_id);
@@ -155,6 +157,8 @@ class FaultManager {
   void RevertOrWarnLocked(const std::string& fault_id, const std::string& reason,
                           std::vector<v1::FaultStatus>* reverted);
   v1::FaultStatus StatusLocked(Entry& entry, bool observe);
+  // Keeps the final status of a reverted fault for a later Revert call.
+  void RememberRevertedLocked(const v1::FaultStatus& status);
   // True if `run_id`'s lease has expired (remembered or just now); in the
   // latter case reverts the run's faults first.
   bool RunExpiredLocked(const std::string& run_id, Clock::TimePoint now,
@@ -175,6 +179,10 @@ class FaultManager {
   // Runs whose lease expired, bounded to kMaxExpiredRuns (oldest dropped).
   std::set<std::string> expired_runs_;
   std::deque<std::string> expired_order_;
+  // Final statuses of the last kMaxRememberedReverts reverted faults.
+  static constexpr size_t kMaxRememberedReverts = 1024;
+  std::map<std::string, v1::FaultStatus> recently_reverted_;
+  std::deque<std::string> reverted_order_;
   // Records Recover() could not even rebuild a Fault for (e.g. a kind this
   // build lacks): kept in the state file for a later agent to revert.
   std::vector<v1::FaultRecord> unrecoverable_;

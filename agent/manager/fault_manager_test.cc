@@ -142,6 +142,15 @@ TEST_F(FaultManagerTest, DurationExpiryRevertsOnTick) {
   EXPECT_EQ(reverted[0].revert_reason(), "duration");
   EXPECT_FALSE(host_->IsApplied("f1"));
   EXPECT_TRUE(StateIds(dir_).empty());
+
+  // The controller's Revert, arriving a moment later, still gets the final
+  // status with the agent's reason.
+  absl::StatusOr<v1::RevertResponse> late = manager_->Revert("f1");
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_FALSE(late->was_active());
+  EXPECT_EQ(late->fault().fault_id(), "f1");
+  EXPECT_EQ(late->fault().state(), v1::FAULT_STATE_REVERTED);
+  EXPECT_EQ(late->fault().revert_reason(), "duration");
 }
 
 TEST_F(FaultManagerTest, TtlEqualToDurationIsTheHardBound) {

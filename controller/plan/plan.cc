@@ -3,8 +3,6 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "common/units.h"
 
 namespace faultline::controller {
 
@@ -50,22 +48,6 @@ absl::StatusOr<Plan> MakePlan(const Experiment& experiment, const std::string& r
     plan.steps.push_back(std::move(planned));
   }
   return plan;
-}
-
-std::string DescribePlan(const Plan& plan) {
-  std::string out;
-  for (const PlannedStep& s : plan.steps) {
-    if (s.faults.empty()) {
-      absl::StrAppend(&out, "  step ", s.index, ": ", s.step->label, "\n");
-      continue;
-    }
-    for (const PlannedFault& f : s.faults) {
-      absl::StrAppend(&out, "  step ", s.index, ": ", s.step->fault_kind, " on ", f.agent, " for ",
-                      FormatDuration(s.step->duration), " (", s.step->params_summary,
-                      ") id=", f.request.fault_id(), "\n");
-    }
-  }
-  return out;
 }
 
 }  // namespace faultline::controller

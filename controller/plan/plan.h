@@ -54,9 +54,6 @@ struct Plan {
 absl::StatusOr<Plan> MakePlan(const Experiment& experiment, const std::string& run_id,
                               const PlanOptions& options);
 
-// A human-readable description, one line per step and agent.
-std::string DescribePlan(const Plan& plan);
-
 }  // namespace faultline::controller
 
 #endif  // FAULTLINE_CONTROLLER_PLAN_PLAN_H_

@@ -95,7 +95,7 @@ std::string RenderJunit(const RunRecord& run, const std::vector<Event>& events) 
     for (const FaultView& f : view.faults) {
       if (f.step != static_cast<int>(i) || !f.applied_ms) continue;
       lines.push_back(absl::StrCat("applied ", FormatOffset(*f.applied_ms), ": ", f.fault_id, " ",
-                                   f.kind, " @ ", f.agent, " ", KeyValues(f.params)));
+                                   f.kind, " @ ", f.agent, " ", f.ParamsText()));
     }
     if (!s.failures.empty()) {
       c.result = Case::Result::kFailure;

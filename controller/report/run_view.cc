@@ -288,6 +288,13 @@ std::string EventDetails(const Event& event) {
     }
     if (Bool(d, "embedded").value_or(false)) add("(embedded local agent)");
     if (Bool(d, "dry_run").value_or(false)) add("(dry run)");
+  } else if (t == "plan") {
+    std::optional<double> steps = Num(d, "steps");
+    const json& faults = Field(d, "faults");
+    if (steps) add(absl::StrCat(FormatNumber(*steps), " steps"));
+    if (faults.is_array()) add(absl::StrCat(faults.size(), " fault applications"));
+    const json& agents = Field(d, "agents");
+    if (agents.is_array() && !agents.empty()) add(absl::StrCat("on ", ValueText(agents)));
   } else if (t == "probe.result") {
     add(Str(d, "probe"));
     if (!Str(d, "phase").empty()) add(absl::StrCat("(", Str(d, "phase"), ")"));
@@ -309,7 +316,8 @@ std::string EventDetails(const Event& event) {
     if (!Str(d, "agent").empty()) add(absl::StrCat("@ ", Str(d, "agent")));
     if (!Str(d, "engine").empty()) add(absl::StrCat("via ", Str(d, "engine")));
     if (!dur("duration_ms").empty()) add(absl::StrCat("for ", dur("duration_ms")));
-    std::string params = KeyValues(Field(d, "params"));
+    std::string params =
+        !Str(d, "summary").empty() ? Str(d, "summary") : KeyValues(Field(d, "params"));
     if (!params.empty()) out += absl::StrCat(": ", params);
     if (!Str(d, "resolved").empty()) out += absl::StrCat("; resolved: ", Str(d, "resolved"));
   } else if (t == "fault.observed") {
@@ -361,6 +369,10 @@ std::string StatusAndVerdict(const RunRecord& run, const RunView& view) {
   if (view.verdict.empty()) return status;
   if (view.verdict.rfind(status, 0) == 0) return view.verdict;
   return absl::StrCat(status, ": ", view.verdict);
+}
+
+std::string FaultView::ParamsText() const {
+  return !summary.empty() ? summary : KeyValues(params);
 }
 
 RunView BuildRunView(const RunRecord& run, const std::vector<Event>& events) {
@@ -420,6 +432,7 @@ RunView BuildRunView(const RunRecord& run, const std::vector<Event>& events) {
       f.engine = Str(d, "engine");
       f.resolved = Str(d, "resolved");
       f.params = Field(d, "params");
+      f.summary = Str(d, "summary");
       if (std::optional<double> ms = Num(d, "duration_ms")) f.duration_ms = std::llround(*ms);
       f.applied_ms = at;
       f.step = open_step() != nullptr ? static_cast<int>(v.steps.size()) - 1 : -1;

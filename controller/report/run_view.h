@@ -33,6 +33,9 @@ struct FaultView {
   std::string engine;
   std::string resolved;
   nlohmann::json params;  // object or null
+  std::string summary;    // "load=50 workers=1" as the experiment put it
+  // What people read: the summary if recorded, else the params as key=value.
+  std::string ParamsText() const;
   std::optional<int64_t> duration_ms;
   std::optional<int64_t> applied_ms;   // offsets from run start
   std::optional<int64_t> reverted_ms;

@@ -133,7 +133,10 @@ void Runner::RevertFault(Active& fault, const std::string& reason) {
          {{"fault_id", fault.fault_id},
           {"kind", fault.kind},
           {"agent", ClientFor(fault.agent).name()},
-          {"reason", response->was_active() ? reason : "already reverted by the agent"},
+          {"reason", response->was_active() ? reason
+                     : response->fault().revert_reason().empty()
+                         ? "already reverted by the agent"
+                         : absl::StrCat(response->fault().revert_reason(), " (by the agent)")},
           {"reversible", fault.reversible},
           {"observed", Observed(response->fault())}});
 }
@@ -273,9 +276,22 @@ absl::StatusOr<RunOutcome> Runner::Run() {
           embedded ? "local" : agent, embedded ? options_.embedded_address : agent,
           options_.rpc_deadline);
     }
+    nlohmann::json faults = nlohmann::json::array();
+    for (const PlannedStep& step : plan->steps) {
+      for (const PlannedFault& f : step.faults) {
+        faults.push_back({{"step", step.index},
+                          {"agent", clients_.at(f.agent)->name()},
+                          {"kind", step.step->fault_kind},
+                          {"fault_id", f.request.fault_id()},
+                          {"summary", step.step->params_summary},
+                          {"duration_ms", step.step->duration.count()}});
+      }
+    }
+    std::vector<std::string> agent_names;
+    for (const std::string& agent : plan->agents) agent_names.push_back(clients_.at(agent)->name());
     Record("plan", {{"steps", static_cast<int>(plan->steps.size())},
-                    {"agents", plan->agents},
-                    {"text", DescribePlan(*plan)}});
+                    {"agents", agent_names},
+                    {"faults", faults}});
 
     bool before_ok = false;
     bool method_done = false;
