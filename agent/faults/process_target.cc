@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
+#include "re2/re2.h"
 
 namespace faultline::agent {
 namespace {
@@ -29,6 +30,21 @@ std::string PidList(const std::vector<pid_t>& pids, size_t limit) {
   }
   if (pids.size() > shown) absl::StrAppend(&out, ",... (+", pids.size() - shown, " more)");
   return out;
+}
+
+// RE2's reason, plus a hint for the Perl/ECMAScript features RE2 leaves out
+// on purpose (they need backtracking), since those are the likely surprise.
+std::string RegexErrorText(const RE2& regex) {
+  std::string text = regex.error();
+  const std::string& arg = regex.error_arg();
+  if (regex.error_code() == RE2::ErrorBadPerlOp &&
+      (arg == "(?=" || arg == "(?!" || arg == "(?<")) {
+    absl::StrAppend(&text, "; RE2 has no lookahead or lookbehind");
+  } else if (regex.error_code() == RE2::ErrorBadEscape && arg.size() == 2 && arg[1] >= '1' &&
+             arg[1] <= '9') {
+    absl::StrAppend(&text, "; RE2 has no backreferences");
+  }
+  return text;
 }
 
 }  // namespace
@@ -68,14 +84,24 @@ absl::StatusOr<ProcessMatcher> ProcessMatcher::Create(absl::string_view kind,
             absl::StrCat(kind, ": cmdline regex must be at most ", kMaxCmdlinePatternLength,
                          " bytes, got ", target.cmdline().size()));
       }
-      // std::regex reports bad patterns by exception; this is that edge.
-      try {
-        matcher.regex_.emplace(target.cmdline(),
-                               std::regex::ECMAScript | std::regex::nosubs);
-      } catch (const std::regex_error& e) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            kind, ": cmdline is not a valid ECMAScript regex, got \"", target.cmdline(),
-            "\": ", e.what()));
+      {
+        // Latin-1 makes matching byte-wise (argv need not be UTF-8, and a
+        // UTF-8 literal still matches its own bytes); never_capture because
+        // only "found or not" is asked. The controller compiles with the
+        // same options (controller/spec/fault_params.cc) so both sides
+        // accept the same patterns.
+        RE2::Options options;
+        options.set_encoding(RE2::Options::EncodingLatin1);
+        options.set_never_capture(true);
+        options.set_log_errors(false);
+        options.set_max_mem(kCmdlineRegexMaxMem);
+        auto regex = std::make_shared<const RE2>(target.cmdline(), options);
+        if (!regex->ok()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(kind, ": cmdline is not a valid RE2 regex, got \"", target.cmdline(),
+                           "\": ", RegexErrorText(*regex)));
+        }
+        matcher.regex_ = std::move(regex);
       }
       matcher.pattern_ = target.cmdline();
       return matcher;
@@ -88,30 +114,19 @@ absl::StatusOr<ProcessMatcher> ProcessMatcher::Create(absl::string_view kind,
 
 bool ProcessMatcher::Matches(const ProcessInfo& process) const {
   if (pid_.has_value()) return process.pid == *pid_;
-  if (regex_.has_value()) {
-    const std::string& text = process.cmdline;
-    const bool cut = text.size() > kMaxCmdlineSearched;
-    auto end = cut ? text.begin() + kMaxCmdlineSearched : text.end();
-    try {
-      return std::regex_search(text.begin(), end, *regex_,
-                               cut ? std::regex_constants::match_not_eol
-                                   : std::regex_constants::match_default);
-    } catch (const std::regex_error&) {
-      return false;
-    }
-  }
+  if (regex_ != nullptr) return RE2::PartialMatch(process.cmdline, *regex_);
   return process.comm == name_;
 }
 
 std::string ProcessMatcher::Describe() const {
   if (pid_.has_value()) return absl::StrCat("pid ", *pid_);
-  if (regex_.has_value()) return absl::StrCat("cmdline /", pattern_, "/");
+  if (regex_ != nullptr) return absl::StrCat("cmdline /", pattern_, "/");
   return absl::StrCat("name \"", name_, "\"");
 }
 
 std::string ProcessMatcher::Selector() const {
   if (pid_.has_value()) return absl::StrCat("pid=", *pid_);
-  if (regex_.has_value()) return absl::StrCat("cmdline=", pattern_);
+  if (regex_ != nullptr) return absl::StrCat("cmdline=", pattern_);
   return absl::StrCat("name=", name_);
 }
 

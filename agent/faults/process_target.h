@@ -26,8 +26,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -37,17 +37,25 @@
 #include "agent/host/process.h"
 #include "faultline/v1/faults.pb.h"
 
+namespace re2 {
+class RE2;
+}  // namespace re2
+
 namespace faultline::agent {
 
 // The longest name that can equal /proc/PID/comm (TASK_COMM_LEN - 1).
 inline constexpr size_t kMaxCommLength = 15;
-// libstdc++'s std::regex matches by recursion, about 0.5-1 KiB of stack per
-// character for patterns like ".*x": a 20 KB cmdline overflows an 8 MiB
-// stack and kills the agent. So a cmdline regex only sees the first
-// kMaxCmdlineSearched bytes of each cmdline (with `$` never matching at the
-// cut), and patterns are bounded too.
-inline constexpr size_t kMaxCmdlineSearched = 4096;
+// cmdline patterns are RE2 regexes, matched in time linear in the cmdline
+// (no backtracking, no recursion), so a cmdline of any length is searched in
+// full. The pattern length is bounded to keep the compiled program small.
 inline constexpr size_t kMaxCmdlinePatternLength = 512;
+// Memory budget of one compiled cmdline pattern (program plus DFA cache; RE2
+// falls back to its slower, still linear, NFA when the DFA runs out). A
+// pattern whose program alone does not fit is rejected as too large. Typical
+// patterns search a 200 KB cmdline in well under a millisecond; the worst
+// case (a DFA that cannot fit, e.g. "a[ab]{400}c" against a/b text) runs
+// the NFA at a few microseconds per byte.
+inline constexpr int64_t kCmdlineRegexMaxMem = int64_t{4} << 20;
 
 // Decides whether one process is selected by a v1::ProcessTarget. Copyable,
 // immutable, thread-safe.
@@ -56,15 +64,17 @@ class ProcessMatcher {
   // Validates `target` for fault kind `kind` (used as the message prefix).
   // InvalidArgument: no selector ("process.kill: exactly one of pid, name,
   // cmdline must be set"), pid <= 0, empty name or one longer than
-  // kMaxCommLength, empty or invalid regex or one longer than
-  // kMaxCmdlinePatternLength. Pure.
+  // kMaxCommLength, empty cmdline or one longer than
+  // kMaxCmdlinePatternLength, cmdline not a valid RE2 regex (RE2's reason in
+  // the message, e.g. lookaround "(?=" or a backreference) or too large to
+  // compile within kCmdlineRegexMaxMem. Pure.
   static absl::StatusOr<ProcessMatcher> Create(absl::string_view kind,
                                                const v1::ProcessTarget& target);
 
   // True if `process` is selected by the target: same pid, comm equal to the
-  // name, or the regex found in the space-joined cmdline (its first
-  // kMaxCmdlineSearched bytes). Says nothing about protection. A regex that
-  // throws while searching (libstdc++ complexity limits) counts as no match.
+  // name, or the regex found anywhere in the space-joined cmdline (unanchored
+  // search, byte-wise: Latin-1, so non-UTF-8 argv bytes match like any
+  // other). Linear in the cmdline length. Says nothing about protection.
   bool Matches(const ProcessInfo& process) const;
 
   // Set for the pid selector.
@@ -82,7 +92,9 @@ class ProcessMatcher {
   std::optional<pid_t> pid_;
   std::string name_;
   std::string pattern_;
-  std::optional<std::regex> regex_;
+  // Shared so that the matcher stays copyable; RE2 is thread-safe for
+  // matching through a const reference.
+  std::shared_ptr<const re2::RE2> regex_;
 };
 
 // Processes that must never be signalled. Immutable, thread-safe.

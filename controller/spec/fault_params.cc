@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <exception>
-#include <regex>
 #include <tuple>
 #include <utility>
 
@@ -15,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/units.h"
+#include "re2/re2.h"
 
 namespace faultline::controller {
 namespace {
@@ -28,6 +27,10 @@ constexpr int64_t kMaxPid = 4194304;
 constexpr int64_t kMaxWorkers = 1024;
 constexpr int64_t kMaxCpu = 4095;
 constexpr size_t kMaxRegexLength = 256;
+// The agent's compile budget for a cmdline pattern
+// (agent/faults/process_target.h kCmdlineRegexMaxMem): a pattern that fits
+// here fits there.
+constexpr int64_t kRegexMaxMem = int64_t{4} << 20;
 constexpr milliseconds kMaxRamp = std::chrono::hours(1);
 constexpr milliseconds kMinInterval{100};
 constexpr milliseconds kMaxInterval = std::chrono::hours(24);
@@ -137,9 +140,9 @@ class ParamReader {
                                                          kMaxRegexLength, " characters, got ",
                                                          v->size()));
         } else if (std::optional<std::string> error = RegexError(*v)) {
-          diagnostics_->Add(cmdline->where,
-                            absl::StrCat(Field("cmdline"), " must be an ECMAScript regex (",
-                                         *error, "), got ", Quote(*v)));
+          diagnostics_->Add(cmdline->where, absl::StrCat(Field("cmdline"),
+                                                         " must be an RE2 regex, got ",
+                                                         Quote(*v), ": ", *error));
         } else {
           target->set_cmdline(*v);
           Summary(absl::StrCat("cmdline=", Quote(*v)));
@@ -372,31 +375,27 @@ std::string SignalName(int signal) {
 }
 
 std::optional<std::string> RegexError(const std::string& pattern) {
-  // std::regex reports errors by throwing; this is its one edge.
-  try {
-    std::regex compiled(pattern, std::regex::ECMAScript);
-    (void)compiled;
-    return std::nullopt;
-  } catch (const std::regex_error& e) {
-    switch (e.code()) {
-      case std::regex_constants::error_collate: return "invalid collating element";
-      case std::regex_constants::error_ctype: return "invalid character class";
-      case std::regex_constants::error_escape: return "invalid escape or trailing backslash";
-      case std::regex_constants::error_backref: return "invalid back reference";
-      case std::regex_constants::error_brack: return "unmatched [";
-      case std::regex_constants::error_paren: return "unmatched parenthesis";
-      case std::regex_constants::error_brace: return "unmatched {";
-      case std::regex_constants::error_badbrace: return "invalid {} repetition";
-      case std::regex_constants::error_range: return "invalid character range";
-      case std::regex_constants::error_badrepeat: return "nothing to repeat before *, + or ?";
-      case std::regex_constants::error_space:
-      case std::regex_constants::error_complexity:
-      case std::regex_constants::error_stack: return "too complex";
-      default: return "invalid regex";
-    }
-  } catch (const std::exception&) {
-    return "too complex";
+  // The agent's options (agent/faults/process_target.cc): byte-wise, no
+  // captures, same memory budget, so exactly the same patterns compile.
+  RE2::Options options;
+  options.set_encoding(RE2::Options::EncodingLatin1);
+  options.set_never_capture(true);
+  options.set_log_errors(false);
+  options.set_max_mem(kRegexMaxMem);
+  RE2 regex(pattern, options);
+  if (regex.ok()) return std::nullopt;
+  std::string reason = regex.error();
+  const std::string& arg = regex.error_arg();
+  // What RE2 leaves out on purpose (it needs backtracking) is the likely
+  // surprise for someone used to Perl or ECMAScript regexes.
+  if (regex.error_code() == RE2::ErrorBadPerlOp &&
+      (arg == "(?=" || arg == "(?!" || arg == "(?<")) {
+    absl::StrAppend(&reason, "; RE2 has no lookahead or lookbehind");
+  } else if (regex.error_code() == RE2::ErrorBadEscape && arg.size() == 2 && arg[1] >= '1' &&
+             arg[1] <= '9') {
+    absl::StrAppend(&reason, "; RE2 has no backreferences");
   }
+  return reason;
 }
 
 }  // namespace faultline::controller

@@ -45,8 +45,10 @@ std::optional<int> ParseSignal(absl::string_view text);
 // "KILL" for 9, "64" for numbers without a name.
 std::string SignalName(int signal);
 
-// nullopt if `pattern` compiles as an ECMAScript std::regex, else a short
-// lowercase reason ("unmatched parenthesis").
+// nullopt if `pattern` compiles as an RE2 regex with the agent's options
+// (byte-wise, same memory budget), else RE2's lowercase reason ("missing ):
+// worker(", "invalid perl operator: (?=; RE2 has no lookahead or
+// lookbehind").
 std::optional<std::string> RegexError(const std::string& pattern);
 
 }  // namespace faultline::controller

@@ -476,8 +476,16 @@ std::vector<BadCase> BadCases() {
         "use cmdline to match longer names"}},
       {"KillBadRegex",
        WithStep("{fault: process.kill, params: {cmdline: \"worker(\"}, duration: 1s}"),
-       {"x.yaml:5:45: process.kill: cmdline must be an ECMAScript regex (unmatched parenthesis), "
-        "got \"worker(\""}},
+       {"x.yaml:5:45: process.kill: cmdline must be an RE2 regex, got \"worker(\": missing ): "
+        "worker("}},
+      {"KillLookahead",
+       WithStep("{fault: process.kill, params: {cmdline: \"worker(?=x)\"}, duration: 1s}"),
+       {"x.yaml:5:45: process.kill: cmdline must be an RE2 regex, got \"worker(?=x)\": invalid "
+        "perl operator: (?=; RE2 has no lookahead or lookbehind"}},
+      {"PauseBackreference",
+       WithStep("{fault: process.pause, params: {cmdline: '(a)\\1'}, duration: 1s}"),
+       {"x.yaml:5:46: process.pause: cmdline must be an RE2 regex, got \"(a)\\\\1\": invalid "
+        "escape sequence: \\1; RE2 has no backreferences"}},
       {"KillBadSignals",
        absl::StrCat(kHead,
                     "  - {fault: process.kill, params: {pid: 2, signal: FOO}, duration: 1s}\n"
@@ -555,6 +563,38 @@ TEST(ParseExperimentTest, StatusNamesTheFirstProblemAndCountsTheRest) {
   EXPECT_EQ(e.status().message(),
             "x.yaml:1:1: missing required field \"apiVersion\" in experiment (and 4 more "
             "problems)");
+}
+
+// Lookaround is refused at validation time with file:line:col, so the run
+// never reaches an agent that would refuse it too.
+TEST(ParseExperimentTest, LookaheadIsInvalidArgumentAtItsPosition) {
+  std::vector<Diagnostic> diagnostics;
+  absl::StatusOr<Experiment> e = ParseExperiment(
+      WithStep("{fault: process.pause, params: {cmdline: \"(?=x)y\"}, duration: 1s}"), kFile,
+      &diagnostics);
+  ASSERT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(e.status().message(),
+            "x.yaml:5:46: process.pause: cmdline must be an RE2 regex, got \"(?=x)y\": invalid "
+            "perl operator: (?=; RE2 has no lookahead or lookbehind");
+  ASSERT_EQ(diagnostics.size(), 1u);
+  EXPECT_EQ(diagnostics[0].where.line, 5);
+  EXPECT_EQ(diagnostics[0].where.column, 46);
+}
+
+TEST(RegexErrorTest, AcceptsWhatTheAgentAccepts) {
+  // Patterns std::regex choked on (stack depth, backtracking) are plain RE2.
+  for (const char* ok : {".*x", "(.*)*x", "^postgres: (worker|checkpointer)", "--id=\\d+\\b",
+                         "(?i)java .*Main$", "[[:alpha:]]+"}) {
+    EXPECT_EQ(RegexError(ok), std::nullopt) << ok;
+  }
+  EXPECT_EQ(RegexError("(?!x)"), "invalid perl operator: (?!; RE2 has no lookahead or lookbehind");
+  EXPECT_EQ(RegexError("(?<=x)"), "invalid perl operator: (?<; RE2 has no lookahead or lookbehind");
+  EXPECT_EQ(RegexError("a[b"), "missing ]: [b");
+  EXPECT_EQ(RegexError("x{1001}"), "invalid repetition size: {1001}");
+  // Same memory budget as the agent: what does not compile there fails here.
+  std::string big;
+  for (int i = 0; i < 10; ++i) big += "(?:abcdefgh|bcdefghi|cdefghij|defghijk){1000}";
+  EXPECT_THAT(RegexError(big).value_or(""), HasSubstr("pattern too large"));
 }
 
 TEST(ParseExperimentTest, SyntaxErrorLocationIsOneBased) {
