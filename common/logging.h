@@ -7,10 +7,12 @@
 #ifndef FAULTLINE_COMMON_LOGGING_H_
 #define FAULTLINE_COMMON_LOGGING_H_
 
+#include <memory>
 #include <string>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "spdlog/formatter.h"
 #include "spdlog/spdlog.h"
 
 namespace faultline {
@@ -23,6 +25,9 @@ enum class LogFormat { kText, kJson };
 // main before starting threads.
 absl::Status InitLogging(absl::string_view binary, absl::string_view level,
                          absl::string_view format);
+
+// The formatter behind format "json": one object per line, message escaped.
+std::unique_ptr<spdlog::formatter> MakeJsonLogFormatter();
 
 }  // namespace faultline
 
