@@ -40,9 +40,15 @@ class CpuPressureFault final : public StressorFault {
   }
 
   std::string target() const override {
-    std::string out = absl::StrCat(workers_ == 0 ? spec_.workers() : workers_, " workers at ",
-                                   spec_.load_pct(), "%");
-    if (spec_.cores_size() > 0) absl::StrAppend(&out, " on cores ", absl::StrJoin(spec_.cores(), ","));
+    // Before Prepare resolves "0 workers", say what it will mean.
+    const uint32_t n = workers_ == 0 ? spec_.workers() : workers_;
+    std::string out = n == 0 ? absl::StrCat("one worker per core at ", spec_.load_pct(), "%")
+                             : absl::StrCat(n, n == 1 ? " worker" : " workers", " at ",
+                                            spec_.load_pct(), "%");
+    if (spec_.cores_size() > 0) {
+      absl::StrAppend(&out, spec_.cores_size() == 1 ? " on core " : " on cores ",
+                      absl::StrJoin(spec_.cores(), ","));
+    }
     return out;
   }
 

@@ -119,11 +119,20 @@ TEST(CpuPressurePrepareTest, ZeroWorkersMeansOnePerOnlineCore) {
   auto online = ReadOnlineCpus();
   ASSERT_TRUE(online.ok());
   auto fault = Maker(Spec(10, 0))(TestContext("allcores"));
+  EXPECT_EQ(fault->target(), "one worker per core at 10%");
   ASSERT_TRUE(fault->Prepare().ok());
-  EXPECT_EQ(fault->target(), absl::StrCat(online->cpus.size(), " workers at 10%"));
+  EXPECT_EQ(fault->target(), absl::StrCat(online->cpus.size(),
+                                          online->cpus.size() == 1 ? " worker" : " workers",
+                                          " at 10%"));
   auto pinned = Maker(Spec(10, 0, {0}))(TestContext("allcores"));
   ASSERT_TRUE(pinned->Prepare().ok());
-  EXPECT_EQ(pinned->target(), "1 workers at 10% on cores 0");
+  EXPECT_EQ(pinned->target(), "1 worker at 10% on core 0");
+  if (online->cpus.size() >= 2) {
+    auto two = Maker(Spec(10, 0, {0, 1}))(TestContext("allcores"));
+    EXPECT_EQ(two->target(), "one worker per core at 10% on cores 0,1");
+    ASSERT_TRUE(two->Prepare().ok());
+    EXPECT_EQ(two->target(), "2 workers at 10% on cores 0,1");
+  }
 }
 
 // --- effect on the host ------------------------------------------------------

@@ -72,8 +72,11 @@ absl::Status StressorFault::Apply() {
   }
   absl::Status started = StartStressor();
   if (!started.ok()) {
-    // All-or-nothing: StartStressor has already taken its process down.
-    (void)RemoveCgroup(cgroup_path_, context_.cgroup_parent, kExitTimeout);
+    // All-or-nothing: StartStressor has already taken its process down;
+    // removing the cgroup also kills anything it may have left inside.
+    if (!cgroup_path_.empty()) {
+      (void)RemoveCgroup(cgroup_path_, context_.cgroup_parent, kExitTimeout);
+    }
     return Annotate(started, kind());
   }
   OnStarted();
