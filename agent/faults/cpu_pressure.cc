@@ -23,19 +23,28 @@ class CpuPressureFault final : public StressorFault {
 
   absl::string_view kind() const override { return "cpu.pressure"; }
 
+  // cpu_load_pct: achieved load per worker since Apply (what a journal
+  // reader wants; stable). cpu_load_pct_recent: since the previous Observe,
+  // reported only over a window of at least one second, because the duty
+  // cycle runs in 100 ms periods and shorter windows read as noise.
   Observation Observe() override {
     Observation out;
     if (!stressor()) return out;
     out["workers"] = workers_;
     auto sample = Sample();
-    if (sample && last_ && workers_ > 0) {
-      const double wall_ns = std::chrono::duration<double, std::nano>(sample->at - last_->at).count();
-      if (wall_ns > 0 && sample->cpu_ns >= last_->cpu_ns) {
-        out["cpu_load_pct"] =
-            100.0 * static_cast<double>(sample->cpu_ns - last_->cpu_ns) / wall_ns / workers_;
-      }
+    if (!sample || workers_ == 0) return out;
+    auto load = [&](const CpuSample& from) -> std::optional<double> {
+      const double wall_ns = std::chrono::duration<double, std::nano>(sample->at - from.at).count();
+      if (wall_ns <= 0 || sample->cpu_ns < from.cpu_ns) return std::nullopt;
+      return 100.0 * static_cast<double>(sample->cpu_ns - from.cpu_ns) / wall_ns / workers_;
+    };
+    if (first_) {
+      if (auto pct = load(*first_)) out["cpu_load_pct"] = *pct;
     }
-    if (sample) last_ = sample;
+    if (last_ && sample->at - last_->at >= std::chrono::seconds(1)) {
+      if (auto pct = load(*last_)) out["cpu_load_pct_recent"] = *pct;
+    }
+    last_ = sample;
     return out;
   }
 
@@ -90,7 +99,7 @@ class CpuPressureFault final : public StressorFault {
     return args;
   }
 
-  void OnStarted() override { last_ = Sample(); }
+  void OnStarted() override { first_ = last_ = Sample(); }
 
  private:
   struct CpuSample {
@@ -118,6 +127,7 @@ class CpuPressureFault final : public StressorFault {
 
   v1::CpuPressure spec_;
   uint32_t workers_ = 0;  // resolved by Prepare
+  std::optional<CpuSample> first_;  // at Apply; unset after Restore
   std::optional<CpuSample> last_;
 };
 

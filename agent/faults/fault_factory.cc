@@ -2,10 +2,8 @@
 
 #include <unistd.h>
 
-#include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "agent/faults/cpu_pressure.h"
 #include "agent/faults/memory_pressure.h"
 #include "agent/faults/process_kill.h"
@@ -54,42 +52,17 @@ absl::StatusOr<std::unique_ptr<Fault>> MakeFault(const v1::FaultSpec& spec,
 
 namespace {
 
-struct CgroupSupport {
-  bool v1_cpu = false;
-  bool v1_memory = false;
-  bool v2_cpu = false;
-  bool v2_memory = false;
-};
-
-// A v1 hierarchy names its controllers in the super options
-// ("rw,cpu,cpuacct"); a v2 mount lists the ones it offers in
-// cgroup.controllers (on some hosts only "hugetlb").
-CgroupSupport DetectCgroups() {
-  CgroupSupport support;
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(mountinfo, line)) {
-    const size_t dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::vector<std::string> before = absl::StrSplit(line.substr(0, dash), ' ');
-    std::vector<std::string> after = absl::StrSplit(line.substr(dash + 3), ' ');
-    if (before.size() < 5 || after.size() < 3) continue;
-    const std::string& fstype = after[0];
-    if (fstype == "cgroup") {
-      for (absl::string_view option : absl::StrSplit(after[2], ',')) {
-        if (option == "cpu") support.v1_cpu = true;
-        if (option == "memory") support.v1_memory = true;
-      }
-    } else if (fstype == "cgroup2") {
-      std::ifstream controllers(before[4] + "/cgroup.controllers");
-      std::string controller;
-      while (controllers >> controller) {
-        if (controller == "cpu") support.v2_cpu = true;
-        if (controller == "memory") support.v2_memory = true;
-      }
-    }
+// The smallest valid spec of a stressor kind: Prepare() on it picks the
+// engine (cgroup hierarchy) a real fault of that kind would use here.
+v1::FaultSpec ProbeSpecOf(bool cpu) {
+  v1::FaultSpec spec;
+  if (cpu) {
+    spec.mutable_cpu_pressure()->set_load_pct(1);
+    spec.mutable_cpu_pressure()->set_workers(1);
+  } else {
+    spec.mutable_memory_pressure()->set_size_bytes(1);
   }
-  return support;
+  return spec;
 }
 
 // A spec of `kind` with every field unset: ValidateSpec rejects it with
@@ -106,7 +79,6 @@ v1::FaultSpec EmptySpecOf(const std::string& kind) {
 }  // namespace
 
 std::vector<v1::KindCapability> HostCapabilities(const FaultContext& context) {
-  const CgroupSupport cgroups = DetectCgroups();
   const bool stressor_ok =
       !context.stressor_path.empty() && ::access(context.stressor_path.c_str(), X_OK) == 0;
   std::vector<v1::KindCapability> kinds;
@@ -117,9 +89,15 @@ std::vector<v1::KindCapability> HostCapabilities(const FaultContext& context) {
     const bool cpu = kind == "cpu.pressure";
     const bool memory = kind == "memory.pressure";
     if (cpu || memory) {
-      if (cpu ? cgroups.v2_cpu : cgroups.v2_memory) capability.add_engines("stressor+cgroup-v2");
-      if (cpu ? cgroups.v1_cpu : cgroups.v1_memory) capability.add_engines("stressor+cgroup-v1");
-      capability.add_engines("stressor");
+      // Ask the fault itself (Prepare has no side effects), so Capabilities
+      // can never disagree with what Apply will really use.
+      FaultContext probe_context = context;
+      probe_context.fault_id = "capabilities-probe";
+      auto fault = MakeFault(ProbeSpecOf(cpu), probe_context);
+      if (fault.ok() && (*fault)->Prepare().ok()) capability.add_engines((*fault)->engine());
+      if (capability.engines_size() == 0 || capability.engines(0) != "stressor") {
+        capability.add_engines("stressor");  // the fallback when no cgroup can be made
+      }
       if (!stressor_ok) {
         capability.set_available(false);
         capability.set_reason(absl::StrCat("stressor binary not executable at \"",

@@ -128,7 +128,13 @@ TEST(SpawnTest, ChildGetsCleanSignalStateAndOnlyItsFds) {
 
   EXPECT_EQ(StatusField(child->pid, "SigBlk"), "0000000000000000");
   EXPECT_EQ(StatusField(child->pid, "SigIgn"), "0000000000000000");
-  EXPECT_EQ(OpenFds(child->pid), (std::set<int>{0, 1, 2, 3}));
+  // The kernel renames the task before it closes close-on-exec descriptors,
+  // so the comm alone does not prove exec has finished: poll briefly.
+  const std::set<int> expected = {0, 1, 2, 3};
+  for (int i = 0; i < 200 && OpenFds(child->pid) != expected; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(OpenFds(child->pid), expected);
 
   // SIGTERM works (it would be blocked if the mask had leaked).
   ASSERT_EQ(kill(child->pid, SIGTERM), 0);
