@@ -33,8 +33,7 @@ int main(int argc, char** argv) {
   int iterations = argc > 1 ? std::atoi(argv[1]) : 200;
   faultline::testing::TempDir dir;
   faultline::testing::Child victim = faultline::testing::StartVictim(dir, "fl-bench-vic");
-  auto agent = faultline::testing::StartAgent(dir.File("state"), dir.File("agent.log"),
-                                              {"--log-level", "warn"});
+  auto agent = faultline::testing::StartAgent(dir.File("state"), dir.File("agent.log"));
   if (agent.address.empty()) {
     std::fprintf(stderr, "agent did not start:\n%s\n",
                  faultline::testing::ReadFile(dir.File("agent.log")).c_str());

@@ -208,13 +208,16 @@ class ProcessPauseFault final : public Fault {
     auto deadline = std::chrono::steady_clock::now() + kStopSettle;
     for (const Target& t : targets_) {
       char state = '?';
+      std::chrono::microseconds backoff(20);
       while (!StoppedOrGone(t, &state)) {
         if (std::chrono::steady_clock::now() >= deadline) {
           spdlog::warn("pause pending kind=process.pause id={} pid={} state={}", context_.fault_id,
                        t.pid, state);
           break;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        // A stop usually lands within microseconds: poll fast, then back off.
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, std::chrono::microseconds(2000));
       }
     }
   }

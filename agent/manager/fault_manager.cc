@@ -304,6 +304,7 @@ absl::StatusOr<v1::ApplyResponse> FaultManager::Apply(const v1::ApplyRequest& re
   }
 
   entry.armed = true;
+  const std::string ahead = entry.fault->revert_state().SerializeAsString();
   if (absl::Status applied = entry.fault->Apply(); !applied.ok()) {
     // Apply is all-or-nothing, but a revert costs little and covers a fault
     // that broke that promise.
@@ -323,8 +324,13 @@ absl::StatusOr<v1::ApplyResponse> FaultManager::Apply(const v1::ApplyRequest& re
     return absl::Status(applied.code(), message);
   }
 
-  // Second write: the revert state now names what Apply really touched.
-  if (absl::Status persisted = PersistLocked(); !persisted.ok()) {
+  // Second write: the revert state now names what Apply really touched
+  // (e.g. the stressor's pid). Skipped when Apply added nothing to it, as for
+  // process.pause whose targets were recorded before: an fsync is most of
+  // the Apply latency.
+  absl::Status persisted = absl::OkStatus();
+  if (entry.fault->revert_state().SerializeAsString() != ahead) persisted = PersistLocked();
+  if (!persisted.ok()) {
     // Without a durable record a crash would leave the fault behind, so take
     // it back out.
     std::string message =
