@@ -21,19 +21,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agent/host/process.h"
+#include "agent/host/linux/read_file.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
 
 namespace faultline::agent {
 namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return ErrnoToStatus(errno == 0 ? ENOENT : errno, absl::StrCat("read ", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Cgroup control files want one write(2) per value: the kernel parses each
 // write on its own, so a buffered stream that splits or merges writes would

@@ -14,21 +14,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/host/linux/read_file.h"
 #include "common/status.h"
 
 namespace faultline::agent {
-namespace {
-
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return ErrnoToStatus(errno == 0 ? ENOENT : errno, absl::StrCat("open ", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
-
 long ClockTicksPerSecond() {
   static const long ticks = sysconf(_SC_CLK_TCK);
   return ticks;
@@ -36,7 +25,7 @@ long ClockTicksPerSecond() {
 
 absl::StatusOr<ProcessInfo> ReadProcess(pid_t pid) {
   std::string base = absl::StrCat("/proc/", pid);
-  auto stat = ReadWholeFile(base + "/stat");
+  auto stat = ReadFile(base + "/stat");
   // A process reaped between open() and read() yields ESRCH from read, which
   // the stream reports as an empty file: that is "gone", not a parse error.
   if (!stat.ok() || stat->empty()) {
@@ -69,14 +58,14 @@ absl::StatusOr<ProcessInfo> ReadProcess(pid_t pid) {
   info.rss_bytes = rss_pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   constexpr unsigned kPfKthread = 0x00200000;
   info.kernel_thread = (flags & kPfKthread) != 0;
-  auto comm = ReadWholeFile(base + "/comm");
+  auto comm = ReadFile(base + "/comm");
   if (comm.ok()) {
     info.comm = *comm;
     while (!info.comm.empty() && info.comm.back() == '\n') info.comm.pop_back();
   } else {
     info.comm = std::string(stat->substr(open + 1, close - open - 1));
   }
-  auto cmdline = ReadWholeFile(base + "/cmdline");
+  auto cmdline = ReadFile(base + "/cmdline");
   if (cmdline.ok()) {
     info.cmdline = *cmdline;
     while (!info.cmdline.empty() && info.cmdline.back() == '\0') info.cmdline.pop_back();

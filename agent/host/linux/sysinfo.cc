@@ -10,21 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/host/linux/read_file.h"
 #include "common/status.h"
 
 namespace faultline::agent {
-namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return ErrnoToStatus(errno == 0 ? ENOENT : errno, absl::StrCat("read ", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
-
 absl::StatusOr<std::set<int>> ParseCpuList(absl::string_view text) {
   std::set<int> cpus;
   text = absl::StripAsciiWhitespace(text);
