@@ -5,7 +5,6 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,9 +16,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/subprocess.h"
 #include "common/unique_fd.h"
-
-extern char** environ;
 
 namespace faultline::controller {
 namespace {
@@ -117,23 +115,14 @@ ProbeResult RunTcp(const Probe& probe) {
 
 ProbeResult RunExec(const Probe& probe) {
   ProbeResult result;
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
   // Own process group, so a timeout kills the whole pipeline the shell started.
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t empty;
-  sigemptyset(&empty);
-  posix_spawnattr_setsigmask(&attr, &empty);
-  const char* argv[] = {"/bin/sh", "-c", probe.command.c_str(), nullptr};
-  pid_t pid = 0;
   auto start = Clock::now();
-  int rc = posix_spawn(&pid, "/bin/sh", nullptr, &attr, const_cast<char**>(argv), environ);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    result.error = absl::StrCat("spawn /bin/sh: ", std::strerror(rc));
+  auto spawned = SpawnInOwnGroup({"/bin/sh", "-c", probe.command});
+  if (!spawned.ok()) {
+    result.error = std::string(spawned.status().message());
     return result;
   }
+  const pid_t pid = *spawned;
   int status = 0;
   bool timed_out = false;
   while (true) {

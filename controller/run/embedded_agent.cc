@@ -1,7 +1,6 @@
 #include "controller/run/embedded_agent.h"
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,9 +13,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "common/subprocess.h"
 #include "spdlog/spdlog.h"
-
-extern char** environ;
 
 namespace faultline::controller {
 namespace {
@@ -40,27 +38,6 @@ absl::StatusOr<std::string> FindAgentBinary(const std::string& configured) {
         "embedded agent: ", sibling.string(), " not found (install faultline-agent next to faultline)"));
   }
   return sibling.string();
-}
-
-// Spawns the agent in its own process group. Returns its pid.
-absl::StatusOr<pid_t> SpawnAgent(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
-  posix_spawnattr_setpgroup(&attr, 0);
-  // The controller blocks SIGINT/SIGTERM for its sigwait thread; the agent
-  // must start with them unblocked so SIGTERM stops it.
-  sigset_t empty;
-  sigemptyset(&empty);
-  posix_spawnattr_setsigmask(&attr, &empty);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0], nullptr, &attr, argv.data(), environ);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) return ErrnoToStatus(rc, absl::StrCat("spawn ", args[0]));
-  return pid;
 }
 
 // Waits for the agent's ready file; kills the child if it does not appear.
@@ -125,7 +102,7 @@ std::vector<std::string> RecoverStale(const std::string& binary, const fs::path&
     if (!entry.is_directory() || !absl::SimpleAtoi(entry.path().filename().string(), &owner)) continue;
     if (owner == getpid() || kill(owner, 0) == 0 || errno != ESRCH) continue;
     fs::remove(entry.path() / "ready", ec);
-    auto pid = SpawnAgent(AgentArgs(binary, entry.path(), options.log_level));
+    auto pid = SpawnInOwnGroup(AgentArgs(binary, entry.path(), options.log_level));
     if (!pid.ok()) continue;
     if (AwaitReady(*pid, entry.path() / "ready", options.start_timeout).ok() &&
         StopAgent(*pid)) {
@@ -156,7 +133,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedAgent>> EmbeddedAgent::Start(
   fs::create_directories(dir, ec);
   chmod(dir.c_str(), 0700);
   fs::remove(dir / "ready", ec);
-  FL_ASSIGN_OR_RETURN(agent->pid_, SpawnAgent(AgentArgs(binary, dir, options.log_level)));
+  FL_ASSIGN_OR_RETURN(agent->pid_, SpawnInOwnGroup(AgentArgs(binary, dir, options.log_level)));
   auto address = AwaitReady(agent->pid_, dir / "ready", options.start_timeout);
   if (!address.ok()) {
     agent->pid_ = -1;  // already reaped by AwaitReady
