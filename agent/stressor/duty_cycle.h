@@ -7,7 +7,7 @@
 // the accumulated shortfall (or minus the accumulated excess), clamped to
 // one period, and the shortfall carried is bounded so that a long stretch of
 // starvation does not turn into a long burst afterwards. Pure arithmetic,
-// no clock: the worker loop in cpu_stressor.cc measures and feeds it, and
+// no clock: the worker loop in main.cc measures and feeds it, and
 // tests feed it simulated figures. Not thread-safe; one per worker.
 #ifndef FAULTLINE_AGENT_STRESSOR_DUTY_CYCLE_H_
 #define FAULTLINE_AGENT_STRESSOR_DUTY_CYCLE_H_
