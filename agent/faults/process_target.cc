@@ -203,10 +203,16 @@ absl::StatusOr<Resolution> FilterTargets(const std::vector<ProcessInfo>& process
 absl::StatusOr<Resolution> ResolveTargets(const ProcessMatcher& matcher,
                                           const ProtectedSet& protection,
                                           const ResolveOptions& options) {
-  // Even for the pid selector the full listing is used: it holds only
-  // thread-group leaders, so a thread id is "no such process" rather than a
-  // pidfd_open EINVAL later.
-  FL_ASSIGN_OR_RETURN(std::vector<ProcessInfo> processes, ListProcesses());
+  std::vector<ProcessInfo> processes;
+  if (std::optional<pid_t> pid = matcher.pid()) {
+    // One process, not a /proc scan (the scan was most of a pause's Apply
+    // latency). A thread id is "no such process", as in the full listing,
+    // which holds only thread-group leaders.
+    auto info = ReadProcess(*pid);
+    if (info.ok() && IsThreadGroupLeader(*pid)) processes.push_back(*std::move(info));
+  } else {
+    FL_ASSIGN_OR_RETURN(processes, ListProcesses());
+  }
   return FilterTargets(processes, matcher, protection, options);
 }
 

@@ -96,7 +96,10 @@ absl::Status StressorFault::StartStressor() {
   options.argv.push_back(context_.stressor_path);
   for (std::string& arg : StressorArgs()) options.argv.push_back(std::move(arg));
   options.argv.insert(options.argv.end(),
-                      {"--parent-pid", absl::StrCat(getpid()), "--ready-fd", "3"});
+                      {"--parent-pid", absl::StrCat(getpid()), "--ready-fd", "3", "--log-level",
+                       // The stressor logs at the agent's level: quiet agent, quiet stressor.
+                       std::string(spdlog::level::to_string_view(spdlog::get_level()).data(),
+                                   spdlog::level::to_string_view(spdlog::get_level()).size())});
   if (!cgroup_path_.empty()) options.cgroups.push_back(cgroup_path_);
   options.pass_fd = ready_write.get();
   FL_ASSIGN_OR_RETURN(SpawnedProcess child, Spawn(options));

@@ -36,6 +36,10 @@ absl::StatusOr<ProcessInfo> ReadProcess(pid_t pid);
 // Every process visible in /proc (races with exits are skipped silently).
 absl::StatusOr<std::vector<ProcessInfo>> ListProcesses();
 
+// True if `pid` is a process (thread-group leader), false for a thread id
+// or a pid that does not exist.
+bool IsThreadGroupLeader(pid_t pid);
+
 // `pid`, its parent, grandparent, ... up to and including pid 1.
 std::vector<pid_t> AncestorsOf(pid_t pid);
 

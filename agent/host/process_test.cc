@@ -122,6 +122,10 @@ TEST_F(ProcessTest, ListsProcessesButNotThreads) {
   ASSERT_NE(victim, nullptr);
 
   absl::StatusOr<std::vector<ProcessInfo>> all = ListProcesses();
+  EXPECT_TRUE(IsThreadGroupLeader(getpid()));
+  EXPECT_TRUE(IsThreadGroupLeader(victim->pid()));
+  EXPECT_FALSE(IsThreadGroupLeader(tid.load()));
+  EXPECT_FALSE(IsThreadGroupLeader(4'194'304));
   done = true;
   thread.join();
   ASSERT_TRUE(all.ok()) << all.status();

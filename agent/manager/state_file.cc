@@ -41,7 +41,8 @@ absl::Status WriteFileAtomically(const std::filesystem::path& path, const std::s
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd.valid()) return ErrnoToStatus(errno, absl::StrCat("create ", tmp));
   absl::Status status = WriteAll(fd.get(), content, tmp);
-  if (status.ok() && ::fsync(fd.get()) != 0) status = ErrnoToStatus(errno, absl::StrCat("fsync ", tmp));
+  // fdatasync: the new file's data and size are what must be durable.
+  if (status.ok() && ::fdatasync(fd.get()) != 0) status = ErrnoToStatus(errno, absl::StrCat("fdatasync ", tmp));
   fd.Reset();
   if (status.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     status = ErrnoToStatus(errno, absl::StrCat("rename ", tmp, " to ", path.string()));

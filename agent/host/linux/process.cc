@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -88,6 +89,18 @@ absl::StatusOr<std::vector<ProcessInfo>> ListProcesses() {
   }
   closedir(dir);
   return out;
+}
+
+bool IsThreadGroupLeader(pid_t pid) {
+  auto status = ReadFile(absl::StrCat("/proc/", pid, "/status"));
+  if (!status.ok()) return false;
+  size_t at = status->find("\nTgid:");
+  if (at == std::string::npos) return false;
+  pid_t tgid = 0;
+  size_t end = status->find('\n', at + 1);
+  std::string value(absl::StripAsciiWhitespace(
+      absl::string_view(*status).substr(at + 6, end == std::string::npos ? absl::string_view::npos : end - at - 6)));
+  return absl::SimpleAtoi(value, &tgid) && tgid == pid;
 }
 
 std::vector<pid_t> AncestorsOf(pid_t pid) {
