@@ -23,7 +23,7 @@ measure() {
 
 run_case() {
   local load=$1 ours theirs pid
-  "$bin/faultline-stressor" cpu --load "$load" --workers 1 & pid=$!
+  "$bin/faultline-stressor" cpu --load "$load" --workers 1 --log-level warn & pid=$!
   ours=$(measure "$pid"); kill "$pid"; wait "$pid" 2>/dev/null || true
   stress-ng --cpu 1 --cpu-load "$load" --quiet & pid=$!
   sleep 0.3
