@@ -65,17 +65,6 @@ v1::FaultSpec ProbeSpecOf(bool cpu) {
   return spec;
 }
 
-// A spec of `kind` with every field unset: ValidateSpec rejects it with
-// InvalidArgument when the kind is built, Unimplemented when it is not.
-v1::FaultSpec EmptySpecOf(const std::string& kind) {
-  v1::FaultSpec spec;
-  if (kind == "cpu.pressure") spec.mutable_cpu_pressure();
-  if (kind == "memory.pressure") spec.mutable_memory_pressure();
-  if (kind == "process.kill") spec.mutable_process_kill();
-  if (kind == "process.pause") spec.mutable_process_pause();
-  return spec;
-}
-
 }  // namespace
 
 std::vector<v1::KindCapability> HostCapabilities(const FaultContext& context) {
@@ -105,11 +94,6 @@ std::vector<v1::KindCapability> HostCapabilities(const FaultContext& context) {
       }
     } else {
       capability.add_engines("pidfd");
-    }
-    absl::Status built = ValidateSpec(EmptySpecOf(kind));
-    if (built.code() == absl::StatusCode::kUnimplemented) {
-      capability.set_available(false);
-      capability.set_reason(absl::StrCat("not in this build: ", built.message()));
     }
     kinds.push_back(std::move(capability));
   }

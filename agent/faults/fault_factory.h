@@ -40,8 +40,7 @@ std::vector<std::string> KnownKinds();
 // "cpu.pressure: load_pct must be 1..100, got 0". Pure.
 absl::Status ValidateSpec(const v1::FaultSpec& spec);
 
-// ValidateSpec + construct. InvalidArgument as above; Unimplemented for a kind
-// this build does not have.
+// ValidateSpec + construct. InvalidArgument as above.
 absl::StatusOr<std::unique_ptr<Fault>> MakeFault(const v1::FaultSpec& spec,
                                                  const FaultContext& context);
 
