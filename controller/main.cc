@@ -226,7 +226,7 @@ int Run(const std::vector<std::string>& args) {
     if (json) {
       nlohmann::json line = {{"ts_unix_ms", e.unix_ms}, {"run_id", e.run_id}, {"type", e.type},
                              {"data", e.data}};
-      std::cout << line.dump() << std::endl;
+      std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
       return;
     }
     std::cout << Clock(e.unix_ms) << "  " << DescribeEvent(e) << std::endl;

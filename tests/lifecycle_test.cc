@@ -197,5 +197,72 @@ method:
   EXPECT_NE(log.find("run.aborted"), std::string::npos) << log;
 }
 
+// Children of `parent` with the given comm prefix.
+std::vector<pid_t> ChildrenNamed(pid_t parent, const std::string& comm) {
+  std::vector<pid_t> out;
+  auto all = agent::ListProcesses();
+  if (!all.ok()) return out;
+  for (const auto& p : *all) {
+    if (p.ppid == parent && p.comm.rfind(comm, 0) == 0 && p.state != 'Z') out.push_back(p.pid);
+  }
+  return out;
+}
+
+TEST(DeadMansSwitchTest, CrashedEmbeddedAgentIsRecoveredBeforeTheControllerExits) {
+  TempDir dir;
+  Child victim = StartVictim(dir, "fl-crash-emb");
+  std::string file = WriteExperiment(dir, "crash.yaml", R"(apiVersion: faultline/v1
+kind: Experiment
+metadata: {name: embedded-crash}
+method:
+  - {fault: process.pause, params: {name: fl-crash-emb}, duration: 60s}
+)");
+  Child controller({BinDir() + "/faultline", "run", file, "--journal", dir.File("journal.db"),
+                    "--embedded-dir", dir.File("embedded"), "--lease-ttl", "2s"},
+                   dir.File("controller.log"));
+  ASSERT_TRUE(WaitUntil([&] { return ProcessState(victim.pid()) == 'T'; }, seconds(15)))
+      << ReadFile(dir.File("controller.log"));
+  std::vector<pid_t> agents = ChildrenNamed(controller.pid(), "faultline-agen");
+  ASSERT_EQ(agents.size(), 1u);
+  ASSERT_EQ(kill(agents[0], SIGKILL), 0);
+
+  // The controller loses the lease, cannot revert through the dead agent,
+  // recovers the agent's state directory itself and exits 3.
+  int status = controller.Wait(seconds(30));
+  ASSERT_NE(status, -1) << ReadFile(dir.File("controller.log"));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << ReadFile(dir.File("controller.log"));
+  EXPECT_EQ(ProcessState(victim.pid()), 'S') << ReadFile(dir.File("controller.log"));
+}
+
+TEST(DeadMansSwitchTest, RemoteAgentKilledMidFaultAbortsTheRun) {
+  TempDir dir;
+  AgentProcess agent = StartAgent(dir.File("state"), dir.File("agent.log"));
+  ASSERT_FALSE(agent.address.empty());
+  std::string file = WriteExperiment(dir, "lost.yaml", R"(apiVersion: faultline/v1
+kind: Experiment
+metadata: {name: agent-lost}
+targets:
+  host: {agents: [")" + agent.address + R"("]}
+method:
+  - {fault: cpu.pressure, target: host, params: {load: 10}, duration: 4s}
+)");
+  Child controller({BinDir() + "/faultline", "run", file, "--journal", dir.File("journal.db"),
+                    "--lease-ttl", "2s"},
+                   dir.File("controller.log"));
+  AgentClient client("a", agent.address, seconds(5));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto list = client.List("");
+        return list.ok() && list->faults_size() == 1;
+      },
+      seconds(15)));
+  agent.child.Signal(SIGKILL);
+  agent.child.Wait(seconds(5));
+  int status = controller.Wait(seconds(30));
+  ASSERT_NE(status, -1);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << ReadFile(dir.File("controller.log"));
+  EXPECT_NE(ReadFile(dir.File("controller.log")).find("run.aborted"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace faultline::testing

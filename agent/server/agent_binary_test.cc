@@ -163,6 +163,23 @@ TEST_F(AgentBinaryTest, ServesThenRevertsAndExitsZeroOnSigterm) {
   EXPECT_TRUE(std::filesystem::exists(dir_ / "state" / "state.json"));
 }
 
+TEST_F(AgentBinaryTest, SighupNeitherKillsItNorRevertsAnything) {
+  Child agent(Args(), log());
+  const std::string address = AwaitReady(agent);
+  ASSERT_FALSE(address.empty()) << ReadFile(log());
+  ASSERT_EQ(::kill(agent.pid(), SIGHUP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto stub = v1::AgentService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::CapabilitiesResponse caps;
+  EXPECT_TRUE(stub->Capabilities(&context, v1::CapabilitiesRequest(), &caps).ok())
+      << ReadFile(log());
+  EXPECT_THAT(ReadFile(log()), HasSubstr("signal=SIGHUP; nothing to reload"));
+  ASSERT_EQ(::kill(agent.pid(), SIGTERM), 0);
+  EXPECT_EQ(agent.Wait(std::chrono::seconds(20)), 0) << ReadFile(log());
+}
+
 TEST_F(AgentBinaryTest, SigintAlsoStopsIt) {
   Child agent(Args({"--lease-ttl", "2s", "--max-faults", "3", "--log-format", "json"}), log());
   const std::string address = AwaitReady(agent);

@@ -228,6 +228,10 @@ int RunAgentDaemon(const AgentConfig& config) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  // SIGHUP's default action would kill the agent without reverting (a
+  // dropped ssh session that started it). It is consumed here and leaves
+  // active faults alone; certificate reload will hang off it.
+  sigaddset(&stop_signals, SIGHUP);
   sigset_t previous;
   pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
   absl::Cleanup restore_mask = [&previous] { pthread_sigmask(SIG_SETMASK, &previous, nullptr); };
@@ -276,9 +280,12 @@ int RunAgentDaemon(const AgentConfig& config) {
     }
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo info{};
-      if (::read(signal_fd.get(), &info, sizeof(info)) == sizeof(info)) {
-        spdlog::info("signal received signal={}; halting", ::strsignal(info.ssi_signo));
+      if (::read(signal_fd.get(), &info, sizeof(info)) != sizeof(info)) continue;
+      if (info.ssi_signo == SIGHUP) {
+        spdlog::info("signal received signal=SIGHUP; nothing to reload, faults kept");
+        continue;
       }
+      spdlog::info("signal received signal={}; halting", ::strsignal(info.ssi_signo));
       reason = "shutdown";
     } else if (nfds == 2 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
       spdlog::warn("parent exited pid={}; halting", config.parent_pid);

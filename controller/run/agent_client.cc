@@ -1,5 +1,7 @@
 #include "controller/run/agent_client.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/status.h"
@@ -18,9 +20,10 @@ AgentClient::AgentClient(std::string name, std::string address,
 
 template <typename Request, typename Response, typename Method>
 absl::StatusOr<Response> AgentClient::Call(const char* what, const Request& request,
-                                           Method method) {
+                                           Method method, std::chrono::milliseconds deadline) {
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + deadline_);
+  context.set_deadline(std::chrono::system_clock::now() +
+                       (deadline.count() > 0 ? deadline : deadline_));
   Response response;
   grpc::Status status = ((*stub_).*method)(&context, request, &response);
   if (!status.ok()) {
@@ -58,8 +61,10 @@ absl::StatusOr<v1::RenewLeaseResponse> AgentClient::RenewLease(const std::string
   v1::RenewLeaseRequest request;
   request.set_run_id(run_id);
   request.set_ttl_ms(static_cast<uint64_t>(ttl.count()));
+  // A renewal slower than a third of the TTL is as good as lost.
   return Call<v1::RenewLeaseRequest, v1::RenewLeaseResponse>(
-      "renew lease", request, &v1::AgentService::Stub::RenewLease);
+      "renew lease", request, &v1::AgentService::Stub::RenewLease,
+      std::min(deadline_, std::max(std::chrono::milliseconds(100), ttl / 3)));
 }
 
 absl::StatusOr<v1::HaltResponse> AgentClient::Halt(const std::string& reason) {

@@ -36,7 +36,8 @@ class AgentClient {
 
  private:
   template <typename Request, typename Response, typename Method>
-  absl::StatusOr<Response> Call(const char* what, const Request& request, Method method);
+  absl::StatusOr<Response> Call(const char* what, const Request& request, Method method,
+                                std::chrono::milliseconds deadline = std::chrono::milliseconds(0));
 
   std::string name_;
   std::string address_;

@@ -66,8 +66,9 @@ absl::StatusOr<std::string> AwaitReady(pid_t pid, const fs::path& ready_file,
 bool StopAgent(pid_t pid) {
   if (pid <= 0) return false;
   kill(pid, SIGTERM);
-  // The agent reverts everything on SIGTERM; give it time, then insist.
-  for (int i = 0; i < 300; ++i) {
+  // The agent reverts everything on SIGTERM (a large memory hog takes
+  // seconds to unmap); give it time, then insist.
+  for (int i = 0; i < 1000; ++i) {
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {
       return WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -90,9 +91,23 @@ std::vector<std::string> AgentArgs(const std::string& binary, const fs::path& di
           "--log-level", log_level};
 }
 
+// Starts an agent on `dir` (it reverts whatever the state file lists),
+// stops it and removes the directory. True if that all went cleanly.
+bool RecoverDir(const std::string& binary, const fs::path& dir,
+                const EmbeddedAgentOptions& options) {
+  std::error_code ec;
+  fs::remove(dir / "ready", ec);
+  auto pid = SpawnInOwnGroup(AgentArgs(binary, dir, options.log_level));
+  if (!pid.ok()) return false;
+  if (!AwaitReady(*pid, dir / "ready", options.start_timeout).ok() || !StopAgent(*pid)) {
+    return false;
+  }
+  fs::remove_all(dir, ec);
+  return true;
+}
+
 // A directory named after a controller pid that no longer runs holds the
-// state of an agent that died with it: start an agent on it (which reverts
-// what the state file lists), stop it, and remove the directory.
+// state of an agent that died with it.
 std::vector<std::string> RecoverStale(const std::string& binary, const fs::path& base,
                                       const EmbeddedAgentOptions& options) {
   std::vector<std::string> recovered;
@@ -101,12 +116,7 @@ std::vector<std::string> RecoverStale(const std::string& binary, const fs::path&
     pid_t owner = 0;
     if (!entry.is_directory() || !absl::SimpleAtoi(entry.path().filename().string(), &owner)) continue;
     if (owner == getpid() || kill(owner, 0) == 0 || errno != ESRCH) continue;
-    fs::remove(entry.path() / "ready", ec);
-    auto pid = SpawnInOwnGroup(AgentArgs(binary, entry.path(), options.log_level));
-    if (!pid.ok()) continue;
-    if (AwaitReady(*pid, entry.path() / "ready", options.start_timeout).ok() &&
-        StopAgent(*pid)) {
-      fs::remove_all(entry.path(), ec);
+    if (RecoverDir(binary, entry.path(), options)) {
       recovered.push_back(entry.path().string());
       spdlog::warn("recovered embedded agent state left by dead controller dir={}",
                    entry.path().string());
@@ -141,15 +151,24 @@ absl::StatusOr<std::unique_ptr<EmbeddedAgent>> EmbeddedAgent::Start(
   }
   agent->address_ = *address;
   agent->state_dir_ = dir.string();
+  agent->binary_ = binary;
+  agent->options_ = options;
   return agent;
 }
 
 EmbeddedAgent::~EmbeddedAgent() {
-  // Keep the state directory if the agent did not exit cleanly: the next
-  // Start() recovers whatever its state file still lists.
-  if (StopAgent(pid_) && !state_dir_.empty()) {
+  if (state_dir_.empty()) return;
+  if (StopAgent(pid_)) {
     std::error_code ec;
     fs::remove_all(state_dir_, ec);
+    return;
+  }
+  // The agent crashed or hung: what its state file still lists must not wait
+  // for some future run. A fresh agent on the same directory reverts it now.
+  spdlog::warn("embedded agent did not exit cleanly; recovering its state dir={}", state_dir_);
+  if (!RecoverDir(binary_, state_dir_, options_)) {
+    spdlog::error("embedded agent state not recovered dir={}; the next faultline run retries",
+                  state_dir_);
   }
 }
 

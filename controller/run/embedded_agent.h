@@ -40,7 +40,8 @@ class EmbeddedAgent {
   // time; the child is killed), or the errno of spawning.
   static absl::StatusOr<std::unique_ptr<EmbeddedAgent>> Start(const EmbeddedAgentOptions& options);
 
-  // Stops the agent (SIGTERM: it reverts whatever is still active) and waits.
+  // Stops the agent (SIGTERM: it reverts whatever is still active) and waits;
+  // if it does not exit cleanly, recovers its state directory at once.
   ~EmbeddedAgent();
 
   const std::string& address() const { return address_; }
@@ -54,6 +55,8 @@ class EmbeddedAgent {
   pid_t pid_ = -1;
   std::string address_;
   std::string state_dir_;
+  std::string binary_;
+  EmbeddedAgentOptions options_;
   std::vector<std::string> recovered_;
 };
 

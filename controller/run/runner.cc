@@ -121,7 +121,9 @@ bool Runner::CheckSteadyState(const std::string& phase) {
 void Runner::RevertFault(Active& fault, const std::string& reason) {
   auto response = ClientFor(fault.agent).Revert(fault.fault_id);
   if (!response.ok()) {
-    // The agent still holds its TTL and our lease; it will revert on its own.
+    // The agent still holds its TTL and our lease; it will revert on its own,
+    // but this run cannot claim to have left nothing behind.
+    revert_failed_ = true;
     Record("fault.revert_failed", {{"fault_id", fault.fault_id},
                                    {"kind", fault.kind},
                                    {"agent", ClientFor(fault.agent).name()},
@@ -150,9 +152,23 @@ void Runner::RevertAll(const std::string& reason) {
 bool Runner::RunFaultStep(const PlannedStep& step) {
   const Step& spec = *step.step;
   for (const PlannedFault& planned : step.faults) {
+    if (stop_->stopped()) return false;  // the big red stop injects nothing new
     AgentClient& client = ClientFor(planned.agent);
     auto response = client.Apply(planned.request);
     if (!response.ok()) {
+      const absl::StatusCode code = response.status().code();
+      if (!options_.dry_run && (code == absl::StatusCode::kDeadlineExceeded ||
+                                code == absl::StatusCode::kUnavailable ||
+                                code == absl::StatusCode::kCancelled)) {
+        // Outcome unknown: the agent may have applied it after we gave up.
+        // Reverting an id the agent never applied succeeds, so track it.
+        auto unknown = std::make_unique<Active>();
+        unknown->agent = planned.agent;
+        unknown->kind = spec.fault_kind;
+        unknown->target = spec.target;
+        unknown->fault_id = planned.request.fault_id();
+        active_.push_back(std::move(unknown));
+      }
       Record("fault.failed", {{"fault_id", planned.request.fault_id()},
                               {"kind", spec.fault_kind},
                               {"agent", client.name()},
@@ -329,14 +345,24 @@ absl::StatusOr<RunOutcome> Runner::Run() {
       if (stop_->stopped()) method_done = false;
     }
 
+    // The steady state after the method decides only a run nobody stopped
+    // and whose faults are all known to be gone.
+    bool after_ok = false;
+    if (before_ok && method_done && !options_.dry_run && !stop_->stopped() && !revert_failed_) {
+      after_ok = CheckSteadyState("after");
+    }
     std::string reason;
     {
       std::lock_guard lock(abort_mu_);
       reason = abort_reason_;
     }
-    if (reason.empty() && !method_done && before_ok) reason = stop_->reason();
-    if (!reason.empty() || (!method_done && before_ok)) {
-      if (reason.empty()) reason = "stopped";
+    if (reason.empty() && stop_->stopped()) reason = stop_->reason();  // Ctrl-C, journal
+    if (reason.empty() && revert_failed_) {
+      reason = "a fault could not be confirmed reverted; its agent reverts it when the lease "
+               "or TTL expires (see fault.revert_failed)";
+    }
+    if (reason.empty() && before_ok && !method_done) reason = "stopped";
+    if (!reason.empty()) {
       Record("run.aborted", {{"reason", reason}});
       outcome.status = RunStatus::kAborted;
       outcome.exit_code = kExitAborted;
@@ -348,7 +374,7 @@ absl::StatusOr<RunOutcome> Runner::Run() {
       outcome.status = RunStatus::kPassed;
       outcome.exit_code = kExitPassed;
       outcome.verdict = "dry run: every fault validated by its agent; nothing was applied";
-    } else if (CheckSteadyState("after")) {
+    } else if (after_ok) {
       outcome.status = RunStatus::kPassed;
       outcome.exit_code = kExitPassed;
       outcome.verdict = "steady state held";

@@ -38,7 +38,10 @@ inline constexpr int kExitAborted = 3;   // aborted, fault not applied, agent un
 struct RunOptions {
   bool dry_run = false;
   std::chrono::milliseconds lease_ttl{10000};
-  std::chrono::milliseconds rpc_deadline{5000};
+  // Apply and Revert can take seconds on a loaded host (a stressor that must
+  // start, a memory hog to unmap); RenewLease uses at most a third of the
+  // lease TTL so one slow agent cannot make the others' leases lapse.
+  std::chrono::milliseconds rpc_deadline{15000};
   // How often held faults' observed figures are journaled.
   std::chrono::milliseconds observe_interval{5000};
   // Address of the embedded local agent; required when the plan uses it.
@@ -95,6 +98,7 @@ class Runner {
   std::mutex abort_mu_;
   std::mutex record_mu_;
   bool journal_failed_ = false;
+  bool revert_failed_ = false;  // main thread only
 };
 
 }  // namespace faultline::controller

@@ -162,8 +162,9 @@ absl::StatusOr<SpawnedProcess> Spawn(const SpawnOptions& options) {
   // Our unreaped child cannot lose its pid, so this read is race-free.
   auto info = ReadProcess(pid);
   if (!info.ok()) {
-    int status = 0;
-    waitpid(pid, &status, WNOHANG);
+    // Without its start time we cannot track it safely: take it back down.
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
     return absl::InternalError(absl::StrCat("spawn ", binary, ": child ", pid, " vanished"));
   }
   return SpawnedProcess{pid, info->start_time};
