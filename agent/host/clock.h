@@ -3,6 +3,8 @@
 #ifndef FAULTLINE_AGENT_HOST_CLOCK_H_
 #define FAULTLINE_AGENT_HOST_CLOCK_H_
 
+#include <time.h>
+
 #include <chrono>
 #include <mutex>
 
@@ -15,9 +17,27 @@ class Clock {
   virtual TimePoint Now() const = 0;
 };
 
+// Wall-clock-looking readings that advance with CLOCK_BOOTTIME from the
+// moment of construction: a stepped system clock (NTP, a VM resumed with a
+// stale clock, an operator's `date -s`) can neither stretch nor cut a
+// fault's duration, TTL or lease; it only shifts the displayed times.
+// BOOTTIME rather than MONOTONIC so time spent suspended counts too.
 class RealClock final : public Clock {
  public:
-  TimePoint Now() const override { return std::chrono::system_clock::now(); }
+  RealClock() : wall_at_start_(std::chrono::system_clock::now()), boot_at_start_(BootTime()) {}
+  TimePoint Now() const override {
+    return wall_at_start_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                BootTime() - boot_at_start_);
+  }
+
+ private:
+  static std::chrono::nanoseconds BootTime() {
+    timespec ts{};
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+  }
+  const TimePoint wall_at_start_;
+  const std::chrono::nanoseconds boot_at_start_;
 };
 
 // A clock that moves only when told to.
