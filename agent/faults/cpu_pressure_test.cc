@@ -142,6 +142,10 @@ struct LoadCase {
   uint32_t workers;
 };
 
+void PrintTo(const LoadCase& c, std::ostream* os) {
+  *os << "load=" << c.load << "% workers=" << c.workers;
+}
+
 class CpuPressureLoadTest : public ::testing::TestWithParam<LoadCase> {};
 
 TEST_P(CpuPressureLoadTest, AchievedLoadMatchesRequest) {

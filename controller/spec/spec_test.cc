@@ -261,6 +261,9 @@ struct BadCase {
   std::vector<std::string> expected;
 };
 
+// Names the case in test output instead of dumping its bytes.
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
 std::vector<BadCase> BadCases() {
   return {
       // --- document -----------------------------------------------------------
