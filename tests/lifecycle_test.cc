@@ -262,6 +262,24 @@ method:
   ASSERT_NE(status, -1);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << ReadFile(dir.File("controller.log"));
   EXPECT_NE(ReadFile(dir.File("controller.log")).find("run.aborted"), std::string::npos);
+
+  // The stressor died with the agent; its cgroup is removed by the next
+  // agent on the same state directory.
+  auto cgroups = [] {
+    std::vector<std::string> left;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/sys/fs/cgroup/cpuacct/faultline", ec)) {
+      if (e.is_directory() && e.path().filename().string().find("agent-lost") != std::string::npos) {
+        left.push_back(e.path().string());
+      }
+    }
+    return left;
+  };
+  AgentProcess restarted = StartAgent(dir.File("state"), dir.File("agent2.log"));
+  ASSERT_FALSE(restarted.address.empty()) << ReadFile(dir.File("agent2.log"));
+  EXPECT_TRUE(cgroups().empty());
+  restarted.child.Signal(SIGTERM);
+  EXPECT_NE(restarted.child.Wait(seconds(10)), -1);
 }
 
 }  // namespace
