@@ -117,6 +117,22 @@ std::string WriteExperiment(const TempDir& dir, const std::string& name, const s
   return path;
 }
 
+// Starts `faultline run` of a 60 s process.pause of `victim_name` on the
+// embedded local agent (state under `dir`).
+Child StartEmbeddedPauseRun(const TempDir& dir, const std::string& victim_name,
+                            std::vector<std::string> extra_flags = {}) {
+  std::string file = WriteExperiment(dir, "pause.yaml", R"(apiVersion: faultline/v1
+kind: Experiment
+metadata: {name: embedded-pause}
+method:
+  - {fault: process.pause, params: {name: )" + victim_name + R"(}, duration: 60s}
+)");
+  std::vector<std::string> argv = {BinDir() + "/faultline", "run", file, "--journal",
+                                   dir.File("journal.db"), "--embedded-dir", dir.File("embedded")};
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  return Child(argv, dir.File("controller.log"));
+}
+
 TEST(DeadMansSwitchTest, KilledControllerFaultsRevertedWithinLeaseTtl) {
   TempDir dir;
   AgentProcess agent = StartAgent(dir.File("state"), dir.File("agent.log"));
@@ -155,15 +171,7 @@ method:
 TEST(DeadMansSwitchTest, EmbeddedAgentRevertsWhenControllerKilled) {
   TempDir dir;
   Child victim = StartVictim(dir, "fl-embed-vic");
-  std::string file = WriteExperiment(dir, "embedded.yaml", R"(apiVersion: faultline/v1
-kind: Experiment
-metadata: {name: embedded-deadman}
-method:
-  - {fault: process.pause, params: {name: fl-embed-vic}, duration: 60s}
-)");
-  Child controller({BinDir() + "/faultline", "run", file, "--journal", dir.File("journal.db"),
-                    "--embedded-dir", dir.File("embedded")},
-                   dir.File("controller.log"));
+  Child controller = StartEmbeddedPauseRun(dir, "fl-embed-vic");
   ASSERT_TRUE(WaitUntil([&] { return ProcessState(victim.pid()) == 'T'; }, seconds(15)))
       << ReadFile(dir.File("controller.log"));
   controller.Signal(SIGKILL);
@@ -175,15 +183,7 @@ method:
 TEST(DeadMansSwitchTest, CtrlCRevertsAndExitsThree) {
   TempDir dir;
   Child victim = StartVictim(dir, "fl-sigint-vic");
-  std::string file = WriteExperiment(dir, "sigint.yaml", R"(apiVersion: faultline/v1
-kind: Experiment
-metadata: {name: sigint}
-method:
-  - {fault: process.pause, params: {name: fl-sigint-vic}, duration: 60s}
-)");
-  Child controller({BinDir() + "/faultline", "run", file, "--journal", dir.File("journal.db"),
-                    "--embedded-dir", dir.File("embedded")},
-                   dir.File("controller.log"));
+  Child controller = StartEmbeddedPauseRun(dir, "fl-sigint-vic");
   ASSERT_TRUE(WaitUntil([&] { return ProcessState(victim.pid()) == 'T'; }, seconds(15)))
       << ReadFile(dir.File("controller.log"));
   controller.Signal(SIGINT);
@@ -211,15 +211,7 @@ std::vector<pid_t> ChildrenNamed(pid_t parent, const std::string& comm) {
 TEST(DeadMansSwitchTest, CrashedEmbeddedAgentIsRecoveredBeforeTheControllerExits) {
   TempDir dir;
   Child victim = StartVictim(dir, "fl-crash-emb");
-  std::string file = WriteExperiment(dir, "crash.yaml", R"(apiVersion: faultline/v1
-kind: Experiment
-metadata: {name: embedded-crash}
-method:
-  - {fault: process.pause, params: {name: fl-crash-emb}, duration: 60s}
-)");
-  Child controller({BinDir() + "/faultline", "run", file, "--journal", dir.File("journal.db"),
-                    "--embedded-dir", dir.File("embedded"), "--lease-ttl", "2s"},
-                   dir.File("controller.log"));
+  Child controller = StartEmbeddedPauseRun(dir, "fl-crash-emb", {"--lease-ttl", "2s"});
   ASSERT_TRUE(WaitUntil([&] { return ProcessState(victim.pid()) == 'T'; }, seconds(15)))
       << ReadFile(dir.File("controller.log"));
   std::vector<pid_t> agents = ChildrenNamed(controller.pid(), "faultline-agen");
