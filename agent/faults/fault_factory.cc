@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/faults/cpu_pressure.h"
 #include "agent/faults/memory_pressure.h"
+#include "agent/faults/network/network_fault.h"
 #include "agent/faults/process_kill.h"
 #include "agent/faults/process_pause.h"
 
@@ -17,13 +19,22 @@ std::string KindName(const v1::FaultSpec& spec) {
     case v1::FaultSpec::kMemoryPressure: return "memory.pressure";
     case v1::FaultSpec::kProcessKill: return "process.kill";
     case v1::FaultSpec::kProcessPause: return "process.pause";
+    case v1::FaultSpec::kNetworkDelay: return "network.delay";
+    case v1::FaultSpec::kNetworkLoss: return "network.loss";
+    case v1::FaultSpec::kNetworkDuplicate: return "network.duplicate";
+    case v1::FaultSpec::kNetworkCorrupt: return "network.corrupt";
+    case v1::FaultSpec::kNetworkBandwidth: return "network.bandwidth";
+    case v1::FaultSpec::kNetworkPartition: return "network.partition";
     case v1::FaultSpec::KIND_NOT_SET: break;
   }
   return "";
 }
 
 std::vector<std::string> KnownKinds() {
-  return {"cpu.pressure", "memory.pressure", "process.kill", "process.pause"};
+  return {"cpu.pressure",      "memory.pressure",   "process.kill",
+          "process.pause",     "network.delay",     "network.loss",
+          "network.duplicate", "network.corrupt",   "network.bandwidth",
+          "network.partition"};
 }
 
 absl::Status ValidateSpec(const v1::FaultSpec& spec) {
@@ -33,6 +44,7 @@ absl::Status ValidateSpec(const v1::FaultSpec& spec) {
     case v1::FaultSpec::kProcessKill: return ValidateProcessKill(spec.process_kill());
     case v1::FaultSpec::kProcessPause: return ValidateProcessPause(spec.process_pause());
     case v1::FaultSpec::KIND_NOT_SET: break;
+    default: return ValidateNetworkSpec(spec);
   }
   return absl::InvalidArgumentError("fault spec names no fault kind");
 }
@@ -46,6 +58,7 @@ absl::StatusOr<std::unique_ptr<Fault>> MakeFault(const v1::FaultSpec& spec,
     case v1::FaultSpec::kProcessKill: return MakeProcessKillFault(spec.process_kill(), context);
     case v1::FaultSpec::kProcessPause: return MakeProcessPauseFault(spec.process_pause(), context);
     case v1::FaultSpec::KIND_NOT_SET: break;
+    default: return MakeNetworkFault(spec, context);
   }
   return absl::InvalidArgumentError("fault spec names no fault kind");
 }
@@ -72,6 +85,7 @@ std::vector<v1::KindCapability> HostCapabilities(const FaultContext& context) {
       !context.stressor_path.empty() && ::access(context.stressor_path.c_str(), X_OK) == 0;
   std::vector<v1::KindCapability> kinds;
   for (const std::string& kind : KnownKinds()) {
+    if (absl::StartsWith(kind, "network.")) continue;  // NetworkCapabilities below
     v1::KindCapability capability;
     capability.set_kind(kind);
     capability.set_available(true);
@@ -95,6 +109,9 @@ std::vector<v1::KindCapability> HostCapabilities(const FaultContext& context) {
     } else {
       capability.add_engines("pidfd");
     }
+    kinds.push_back(std::move(capability));
+  }
+  for (v1::KindCapability& capability : NetworkCapabilities(context.network)) {
     kinds.push_back(std::move(capability));
   }
   return kinds;

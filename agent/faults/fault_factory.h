@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/faults/fault.h"
+#include "agent/faults/network/support.h"
 #include "faultline/v1/faults.pb.h"
 
 namespace faultline::agent {
@@ -27,6 +28,13 @@ struct FaultContext {
   // Processes that must never be signalled besides pid 1, the agent and its
   // ancestors (which are always protected).
   std::vector<int> protected_pids;
+  // Network faults: what the kernel offers (detected at agent start) and the
+  // control channel every network fault exempts unless the spec sets
+  // allow_control_plane: the agent's TCP listening port (0 on a unix socket)
+  // and the address of the caller of Apply ("" when unknown / unix).
+  NetworkSupport network;
+  int control_port = 0;
+  std::string caller_address;
 };
 
 // The catalogue name of the kind set in `spec` ("cpu.pressure"), or "" if
