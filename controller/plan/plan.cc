@@ -15,6 +15,7 @@ absl::StatusOr<Plan> MakePlan(const Experiment& experiment, const std::string& r
     PlannedStep planned;
     planned.step = &step;
     planned.index = ++index;
+    planned.path = std::to_string(index);
     if (step.kind == StepKind::kFault) {
       std::vector<std::string> agents;
       if (experiment.targets.empty() || step.target.empty()) {
@@ -41,6 +42,8 @@ absl::StatusOr<Plan> MakePlan(const Experiment& experiment, const std::string& r
         planned.faults.push_back(std::move(fault));
         if (std::find(plan.agents.begin(), plan.agents.end(), agents[i]) == plan.agents.end()) {
           plan.agents.push_back(agents[i]);
+          plan.hosts.push_back(PlannedAgent{
+              agents[i], agents[i] == kEmbeddedAgent ? "" : agents[i], {}});
         }
         if (agents[i] == kEmbeddedAgent) plan.uses_embedded_agent = true;
       }
@@ -48,6 +51,13 @@ absl::StatusOr<Plan> MakePlan(const Experiment& experiment, const std::string& r
     plan.steps.push_back(std::move(planned));
   }
   return plan;
+}
+
+std::string AddressOf(const Plan& plan, const std::string& agent) {
+  for (const PlannedAgent& host : plan.hosts) {
+    if (host.name == agent) return host.address;
+  }
+  return "";
 }
 
 }  // namespace faultline::controller

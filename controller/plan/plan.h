@@ -9,6 +9,8 @@
 #define FAULTLINE_CONTROLLER_PLAN_PLAN_H_
 
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,32 +29,63 @@ struct PlanOptions {
   // Hard TTL the agent enforces on top of each step's duration.
   std::chrono::milliseconds ttl_grace{30000};
   bool dry_run = false;
+  // The fleet targets select from: the experiment's `inventory:` or
+  // --inventory (which wins). Null when targets list agents explicitly.
+  const Inventory* inventory = nullptr;
+  // Seed for blast-radius choices when the experiment sets none (the caller
+  // draws one at random and it is recorded in the plan and the journal).
+  uint64_t default_seed = 0;
+};
+
+// A host the plan talks to.
+struct PlannedAgent {
+  std::string name;     // inventory name; the address for explicit agents; kEmbeddedAgent
+  std::string address;  // "host:port", "unix:/path"; "" for the embedded agent
+  std::map<std::string, std::string> labels;
 };
 
 struct PlannedFault {
-  std::string agent;            // agent address, or kEmbeddedAgent
+  std::string agent;            // PlannedAgent::name
+  std::string group;            // the experiment target it was chosen through ("" = local)
   v1::ApplyRequest request;     // complete: id, run, spec, duration, ttl, lease
 };
 
 struct PlannedStep {
   const Step* step = nullptr;   // points into the Experiment the plan was made from
-  int index = 0;                // 1-based, as shown to people
-  std::vector<PlannedFault> faults;  // empty for a wait
+  int index = 0;                // 1-based position among its siblings
+  std::string path;             // "3" top level, "3.2" second child of step 3
+  // kFault: one per chosen host (fault id "<run>.s<path>.<n>"; a ramp or
+  // flap phase k is applied as "<fault id>.<k>").
+  std::vector<PlannedFault> faults;
+  std::vector<PlannedStep> children;  // kParallel / kSerial
+  std::chrono::milliseconds offset{0};    // planned start from the method's start
+  std::chrono::milliseconds duration{0};  // planned length (pause: its timeout)
 };
 
 struct Plan {
   std::string run_id;
-  std::vector<std::string> agents;  // distinct, in first-use order
+  uint64_t seed = 0;                 // the seed blast-radius choices used
+  std::vector<std::string> agents;   // PlannedAgent names, distinct, in first-use order
+  std::vector<PlannedAgent> hosts;   // same order as `agents`
   bool uses_embedded_agent = false;
+  int max_targets = 0;               // the limit that was enforced (0 = none)
   std::vector<PlannedStep> steps;
 };
 
-// Resolves targets to agents and builds every ApplyRequest. InvalidArgument
-// if a step names a target the experiment does not define (validation
-// normally catches this first). The Plan refers to `experiment`, which must
-// outlive it.
+// Resolves targets to agents (labels + blast radius, deterministic for a
+// seed: same seed, inventory and experiment -> same hosts) and builds every
+// ApplyRequest. InvalidArgument if a step names an unknown target, a target
+// selects no agent, or selects from an inventory that is absent;
+// FailedPrecondition if the plan touches more distinct hosts than
+// min(experiment max_targets, inventory max_targets) (each when > 0), naming
+// the limit and the count. The Plan refers to `experiment`, which must
+// outlive it. Pure.
 absl::StatusOr<Plan> MakePlan(const Experiment& experiment, const std::string& run_id,
                               const PlanOptions& options);
+
+// The address to dial for a plan agent name; "" for the embedded agent or an
+// unknown name.
+std::string AddressOf(const Plan& plan, const std::string& agent);
 
 }  // namespace faultline::controller
 

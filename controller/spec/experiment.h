@@ -8,10 +8,11 @@
 // returned Experiment is fully valid: each fault step carries the
 // v1::FaultSpec that is sent to the agent unchanged (the agent re-validates).
 //
-// The format is DESIGN.md's "Experiment format"; keys that
-// belong to later versions (inventory, abort_when, schedule, rollback,
-// timeline, expect, parallel/serial/pause steps, kind Drill) are recognised
-// and rejected with "... is not supported yet by this version of faultline".
+// The format is DESIGN.md's "Experiment format" plus the fleet and method
+// extensions of the README (inventory, blast radius, parallel/serial/pause
+// steps, ramps, flaps, rollback, during-probes, abort_when). Keys that belong
+// to later versions (timeline, expect, kind Drill) are recognised and
+// rejected with "... is not supported yet by this version of faultline".
 //
 // All types are plain values, copyable, not thread-safe for concurrent
 // mutation; the functions are pure apart from LoadExperiment's file read.
@@ -19,7 +20,9 @@
 #define FAULTLINE_CONTROLLER_SPEC_EXPERIMENT_H_
 
 #include <chrono>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,45 +52,153 @@ struct Diagnostic {
   std::string ToString() const;
 };
 
-enum class ProbeKind { kHttp, kTcp, kExec };
+enum class ProbeKind { kHttp, kTcp, kExec, kPrometheus };
 
-// "http", "tcp" or "exec".
+// "http", "tcp", "exec" or "prometheus".
 const char* ProbeKindName(ProbeKind kind);
 
-// A steady-state check, run before and after the method.
+// A comparison of a measured number (PromQL result, JSON field) against the
+// expected value(s). YAML: "<", "<=", ">", ">=", "==", "between".
+enum class Comparison { kLess, kLessEqual, kGreater, kGreaterEqual, kEqual, kBetween };
+
+// "<", "<=", ">", ">=", "==", "between".
+const char* ComparisonName(Comparison op);
+
+// One check of a JSON response body: the value at `field` (dotted path with
+// [index] for arrays, "data.items[0].state") compared with `value`.
+// Strings support only ==; numbers any comparison.
+struct JsonCheck {
+  std::string field{};
+  Comparison op = Comparison::kEqual;
+  bool is_number = false;
+  double number = 0;        // when is_number (and lower bound of between)
+  double number_high = 0;   // upper bound of between
+  std::string text{};       // when !is_number; also booleans/null as "true"/"false"/"null"
+  SourceLocation where{};
+};
+
+// A check of the system under test. Steady-state probes run before and after
+// the method; `during` probes run every `interval` while the method runs.
 struct Probe {
   std::string name{};  // unique within the experiment
   ProbeKind kind = ProbeKind::kHttp;
   SourceLocation where{};
   std::chrono::milliseconds timeout{std::chrono::seconds(1)};  // (0, 60s]
-  std::string url{};        // http: "http://..."
-  int expect_status = 200;  // http: 100..599
-  std::string address{};    // tcp: "host:port"
-  std::string command{};    // exec: run with /bin/sh -c, must exit 0
+  // http
+  std::string url{};        // "http://..."
+  int expect_status = 200;  // 100..599
+  std::string body_regex{};  // RE2, searched in the body; "" = no check
+  std::vector<JsonCheck> json{};  // all must hold; body must be JSON when set
+  std::chrono::milliseconds max_latency{0};  // 0 = no latency limit
+  // tcp
+  std::string address{};  // "host:port"
+  // exec (run with /bin/sh -c)
+  std::string command{};
+  int expect_exit = 0;
+  std::string output_regex{};  // RE2, searched in stdout+stderr; "" = no check
+  // prometheus: instant query against `server`, the single result compared
+  std::string server{};  // "http://127.0.0.1:9090"
+  std::string query{};   // PromQL; must return exactly one sample (scalar or 1-elem vector)
+  Comparison op = Comparison::kLess;
+  double value = 0;       // (lower bound for between)
+  double value_high = 0;  // upper bound for between
+  // when
+  bool before = true;   // steady state before the method
+  bool after = true;    // steady state after the method
+  bool during = false;  // continuously while the method runs
+  std::chrono::milliseconds interval{std::chrono::seconds(5)};  // during: [100ms, 1h]
+  // A deviation is this many consecutive failures (1 = the first failure).
+  int failures = 1;
 };
 
-// A named set of agents. Experiments without targets use the embedded local
-// agent.
-struct Target {
-  std::string name{};
-  std::vector<std::string> agents{};  // "host:port", "[v6]:port" or "unix:/path"
+// abort_when entry: stop injecting, revert everything and exit 3 when the
+// during-probe `probe` has failed `failures` times in a row. (External
+// signals - `faultline abort RUN`, `faultline halt`, SIGINT/SIGTERM - always
+// abort and need no entry.)
+struct AbortCondition {
+  std::string probe{};  // names a Probe with during: true
+  int failures = 1;     // consecutive, >= 1
   SourceLocation where{};
 };
 
-enum class StepKind { kFault, kWait };
+// A named group of agents: explicit addresses, or agents of the inventory
+// selected by labels and narrowed by a blast radius.
+enum class BlastRadius { kAll, kCount, kPercent };
 
-// One entry of `method`, executed in order.
+struct Target {
+  std::string name{};
+  std::vector<std::string> agents{};  // explicit: "host:port", "[v6]:port" or "unix:/path"
+  // from the inventory: every key must match (label == value); empty with no
+  // `agents` = every inventory agent
+  std::map<std::string, std::string> select{};
+  BlastRadius radius = BlastRadius::kAll;
+  int count = 0;       // kCount: >= 1
+  double percent = 0;  // kPercent: (0, 100], rounded up to at least one host
+  SourceLocation where{};
+};
+
+// Rollback: what runs after the method, besides the (always) revert of every
+// fault. The policy decides when the user-declared actions run:
+//   kAlways        after every run (default)
+//   kOnDeviation   only when the steady state deviated or the run aborted
+//   kNeverForKills like kAlways, but skipped when the run killed processes
+//                  (process.kill is not undone; let the supervisor recover)
+enum class RollbackPolicy { kAlways, kOnDeviation, kNeverForKills };
+
+struct RollbackAction {
+  enum class Kind { kExec, kHttp };
+  Kind kind = Kind::kExec;
+  std::string name{};     // for the journal; defaults to "rollback[i]"
+  std::string command{};  // exec: /bin/sh -c, success = exit 0
+  std::string url{};      // http: "http://..."
+  std::string method = "POST";  // http: GET|POST|PUT|DELETE
+  std::string body{};     // http
+  std::chrono::milliseconds timeout{std::chrono::seconds(30)};
+  SourceLocation where{};
+};
+
+// A fault step whose magnitude changes over its duration: `steps` equal
+// slices, the fault re-applied with specs[i] in slice i (specs[0] = from,
+// specs.back() = to, linear in between).
+struct Ramp {
+  std::string param{};  // the ramped parameter, e.g. "delay", "load", "percent"
+  std::vector<v1::FaultSpec> specs{};
+  std::vector<std::string> summaries{};  // one per spec
+};
+
+// A fault step that is switched on for `on`, off for `off`, repeatedly, until
+// the step's duration has passed (starting "on").
+struct Flap {
+  std::chrono::milliseconds on{0};
+  std::chrono::milliseconds off{0};
+};
+
+enum class StepKind { kFault, kWait, kParallel, kSerial, kPause };
+
+// What a pause gate does when nobody continues the run within its timeout.
+enum class PauseTimeout { kAbort, kContinue };
+
+// One entry of `method` (or of a parallel/serial block).
 struct Step {
   StepKind kind = StepKind::kWait;
   SourceLocation where{};
-  std::string label{};  // "cpu.pressure on db", "cpu.pressure" (local), "wait 30s"
-  // kFault only:
+  std::string label{};  // "cpu.pressure on db", "cpu.pressure" (local), "wait 30s", "parallel (2)"
+  // kFault:
   std::string fault_kind{};      // catalogue name, "cpu.pressure"
-  std::string target{};          // key into Experiment::targets; "" = embedded local agent
+  std::string target{};          // first of `targets` ("" = embedded local agent)
+  std::vector<std::string> targets{};  // keys into Experiment::targets; empty = embedded agent
   v1::FaultSpec spec{};          // exactly one kind set, matching fault_kind
   std::string params_summary{};  // effective parameters, "load=50 workers=1"
-  // kFault and kWait: how long the fault is held / how long to wait; > 0, <= 24h.
+  std::optional<Ramp> ramp{};    // at most one of ramp / flap
+  std::optional<Flap> flap{};
+  // kFault, kWait: how long the fault is held / the wait; kPause: the gate's
+  // timeout. > 0, <= 24h. kParallel / kSerial: 0 (derived from children).
   std::chrono::milliseconds duration{0};
+  // kParallel / kSerial: the nested steps (no pause inside parallel).
+  std::vector<Step> steps{};
+  // kPause:
+  std::string message{};  // shown to people at the gate
+  PauseTimeout on_timeout = PauseTimeout::kAbort;
 };
 
 struct Experiment {
@@ -99,11 +210,46 @@ struct Experiment {
   std::string owner{};
   std::string runbook{};
   std::string description{};
+  std::map<std::string, std::string> labels{};  // metadata.labels (tags)
+  // `inventory:` resolved against the experiment file's directory; "" = none
+  // (targets then list agents explicitly, or --inventory is given).
+  std::string inventory_path{};
+  std::optional<uint64_t> seed{};  // blast-radius choice; none = random, recorded
+  int max_targets = 0;             // 0 = no experiment limit
   std::map<std::string, Target> targets{};  // empty = embedded local agent
   std::vector<Probe> steady_state{};
+  std::vector<AbortCondition> abort_when{};
+  RollbackPolicy rollback_policy = RollbackPolicy::kAlways;
+  std::vector<RollbackAction> rollback_actions{};
   std::vector<Step> method{};  // never empty
   std::string source_text{};   // the YAML as read (journaled with the run)
 };
+
+// The fleet: every agent a controller may talk to, by name.
+struct InventoryAgent {
+  std::string name{};     // unique, shown in plan/run/halt output
+  std::string address{};  // "host:port", "[v6]:port" or "unix:/path"
+  std::map<std::string, std::string> labels{};
+  SourceLocation where{};
+};
+
+struct Inventory {
+  std::string path{};
+  std::vector<InventoryAgent> agents{};  // in file order
+  int max_targets = 0;  // 0 = no limit; plans touching more hosts are refused
+  // `tls:` is reserved for mutual TLS settings (a later version).
+};
+
+// Parses an inventory file's text (`agents: [{name, address, labels}]`,
+// optional `max_targets`), every problem as file:line:col as for
+// experiments. Pure.
+absl::StatusOr<Inventory> ParseInventory(const std::string& yaml_text,
+                                         const std::string& file_name,
+                                         std::vector<Diagnostic>* diagnostics);
+
+// Reads and parses an inventory file (same errors as LoadExperiment).
+absl::StatusOr<Inventory> LoadInventory(const std::string& path,
+                                        std::vector<Diagnostic>* diagnostics);
 
 // Parses and validates `yaml_text`; `file_name` is used in locations and as
 // Experiment::path. On failure returns InvalidArgument (message: the first
