@@ -530,6 +530,19 @@ const char* ProbeKindName(ProbeKind kind) {
     case ProbeKind::kHttp: return "http";
     case ProbeKind::kTcp: return "tcp";
     case ProbeKind::kExec: return "exec";
+    case ProbeKind::kPrometheus: return "prometheus";
+  }
+  return "unknown";
+}
+
+const char* ComparisonName(Comparison op) {
+  switch (op) {
+    case Comparison::kLess: return "<";
+    case Comparison::kLessEqual: return "<=";
+    case Comparison::kGreater: return ">";
+    case Comparison::kGreaterEqual: return ">=";
+    case Comparison::kEqual: return "==";
+    case Comparison::kBetween: return "between";
   }
   return "unknown";
 }
