@@ -3,8 +3,18 @@
 // Pure: no I/O. The run engine executes a Plan; `faultline run --dry-run`
 // executes it with every Apply marked dry_run.
 //
-// Fault ids are "<run_id>.s<step>.<agent index>", unique per run, so an agent
-// can tell faults of different runs apart and a replayed Apply is idempotent.
+// Fault ids are "<run_id>.s<step path>.<host index>" (e.g. "r1.s3.2.0" for the
+// first host of the second child of step 3), unique per run, so an agent can
+// tell faults of different runs apart and a replayed Apply is idempotent.
+//
+// Blast radius: each target group is resolved once per plan (a group used by
+// several steps hits the same hosts). Candidates are the inventory agents
+// matching every `select` label (or the explicit `agents`), sorted by name;
+// count / percent (rounded up, at least one) / all of them are taken after a
+// Fisher-Yates shuffle driven by std::mt19937_64 seeded with
+// seed ^ FNV-1a-64(group name), drawing indices by rejection sampling, so the
+// choice depends only on the seed, the group name and the candidates'
+// names - the same on every platform and standard library.
 #ifndef FAULTLINE_CONTROLLER_PLAN_PLAN_H_
 #define FAULTLINE_CONTROLLER_PLAN_PLAN_H_
 
@@ -60,6 +70,11 @@ struct PlannedStep {
   std::vector<PlannedStep> children;  // kParallel / kSerial
   std::chrono::milliseconds offset{0};    // planned start from the method's start
   std::chrono::milliseconds duration{0};  // planned length (pause: its timeout)
+  // The step is or contains a pause gate: `duration` is an upper bound
+  // (someone may continue earlier).
+  bool duration_is_upper_bound = false;
+  // A pause gate comes before this step: `offset` is an upper bound.
+  bool offset_is_upper_bound = false;
 };
 
 struct Plan {
@@ -70,12 +85,17 @@ struct Plan {
   bool uses_embedded_agent = false;
   int max_targets = 0;               // the limit that was enforced (0 = none)
   std::vector<PlannedStep> steps;
+  // Planned length of the whole method (sum of the top-level steps), an upper
+  // bound when it contains a pause gate.
+  std::chrono::milliseconds duration{0};
+  bool duration_is_upper_bound = false;
 };
 
 // Resolves targets to agents (labels + blast radius, deterministic for a
 // seed: same seed, inventory and experiment -> same hosts) and builds every
 // ApplyRequest. InvalidArgument if a step names an unknown target, a target
-// selects no agent, or selects from an inventory that is absent;
+// selects no agent (or fewer than its `count`), or selects from an inventory
+// that is absent (the caller loads `experiment.inventory_path`);
 // FailedPrecondition if the plan touches more distinct hosts than
 // min(experiment max_targets, inventory max_targets) (each when > 0), naming
 // the limit and the count. The Plan refers to `experiment`, which must
