@@ -366,6 +366,56 @@ TEST_F(SqliteStoreTest, ConcurrentWritersThreadsAndConnections) {
   EXPECT_THAT(*first->Events(id), SizeIs(100));
 }
 
+// Group commit: many threads appending at once share transactions, yet each
+// event is stored exactly once, in each thread's order, and an append to a
+// missing run fails alone without taking its batch-mates down.
+TEST_F(SqliteStoreTest, GroupCommitKeepsEveryEventAndPerThreadOrder) {
+  for (JournalDurability durability : {JournalDurability::kFull, JournalDurability::kNormal}) {
+    std::filesystem::remove_all(dir_ + "/nested");
+    auto opened = OpenSqliteStore(path_, JournalOptions{durability});
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    std::unique_ptr<JournalStore> store = std::move(*opened);
+    std::string id = store->CreateRun(Run("batch"))->run_id;
+    constexpr int kThreads = 8;
+    constexpr int kPerThread = 50;
+    std::atomic<int> failures{0};
+    std::atomic<int> missing_ok{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          if (!store->Append(id, "note", {{"thread", t}, {"i", i}}).ok()) ++failures;
+          if (i % 10 == 0 &&
+              absl::IsNotFound(store->Append("no-such-run", "note", {{"thread", t}}))) {
+            ++missing_ok;
+          }
+        }
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(missing_ok.load(), kThreads * (kPerThread / 10));
+    absl::StatusOr<std::vector<Event>> events = store->Events(id);
+    ASSERT_TRUE(events.ok()) << events.status();
+    ASSERT_THAT(*events, SizeIs(kThreads * kPerThread));
+    std::vector<int> next(kThreads, 0);
+    int64_t last_seq = 0;
+    for (const Event& e : *events) {
+      EXPECT_GT(e.seq, last_seq);
+      last_seq = e.seq;
+      int t = e.data["thread"].get<int>();
+      EXPECT_EQ(e.data["i"].get<int>(), next[t]++) << "thread " << t;
+    }
+  }
+}
+
+TEST(JournalDurabilityTest, ParsesFullAndNormalOnly) {
+  EXPECT_EQ(*ParseJournalDurability("full"), JournalDurability::kFull);
+  EXPECT_EQ(*ParseJournalDurability("normal"), JournalDurability::kNormal);
+  EXPECT_EQ(ParseJournalDurability("off").status().message(),
+            "journal durability must be full or normal, got \"off\"");
+}
+
 TEST_F(SqliteStoreTest, RefusesNewerSchemaAndNonDatabases) {
   { Open(); }
   sqlite3* db = nullptr;
