@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/units.h"
+#include "controller/spec/network_params.h"
 #include "re2/re2.h"
 
 namespace faultline::controller {
@@ -319,17 +320,15 @@ void ReadProcessPause(ParamReader& r, v1::ProcessPause* out) {
 }  // namespace
 
 const std::vector<std::string>& SupportedFaultKinds() {
-  static const auto* kinds = new std::vector<std::string>{"cpu.pressure", "memory.pressure",
-                                                          "process.kill", "process.pause"};
+  static const auto* kinds = [] {
+    auto* all = new std::vector<std::string>(NetworkFaultKinds());
+    all->insert(all->end(), {"cpu.pressure", "memory.pressure", "process.kill", "process.pause"});
+    return all;
+  }();
   return *kinds;
 }
 
-bool IsLaterFaultKind(absl::string_view kind) {
-  static constexpr const char* kLater[] = {"network.delay",     "network.loss",
-                                           "network.duplicate", "network.corrupt",
-                                           "network.bandwidth", "network.partition"};
-  return std::find(std::begin(kLater), std::end(kLater), kind) != std::end(kLater);
-}
+bool IsLaterFaultKind(absl::string_view kind) { return false; }
 
 std::optional<FaultParams> ReadFaultParams(absl::string_view kind, const YamlNode& params,
                                            milliseconds step_duration, Diagnostics* diagnostics) {
@@ -343,6 +342,8 @@ std::optional<FaultParams> ReadFaultParams(absl::string_view kind, const YamlNod
     ReadProcessKill(reader, result.spec.mutable_process_kill());
   } else if (kind == "process.pause") {
     ReadProcessPause(reader, result.spec.mutable_process_pause());
+  } else if (IsNetworkFaultKind(kind)) {
+    ReadNetworkParams(kind, reader.fields(), diagnostics, &result.spec, &reader.summary());
   } else {
     diagnostics->Add(params.where, absl::StrCat("unknown fault kind \"", kind, "\""));
     return std::nullopt;

@@ -22,7 +22,7 @@ namespace faultline::controller {
 // Fault kinds this version accepts, in catalogue order.
 const std::vector<std::string>& SupportedFaultKinds();
 
-// True for catalogue kinds a later version will accept (network.*).
+// True for catalogue kinds a later version will accept (none today).
 bool IsLaterFaultKind(absl::string_view kind);
 
 struct FaultParams {

@@ -413,11 +413,13 @@ std::vector<BadCase> BadCases() {
        {"x.yaml:5:56: cpu.pressure: duration must be a duration greater than 0 and at most 24h, "
         "got 25h"}},
       {"UnknownFaultKind", WithStep("{fault: cpu.presure, params: {load: 5}, duration: 1s}"),
-       {"x.yaml:5:13: unknown fault kind \"cpu.presure\" (known: cpu.pressure, memory.pressure, "
-        "process.kill, process.pause)"}},
-      {"NetworkFaultNotYet", WithStep("{fault: network.delay, params: {delay: 1s}, duration: 1s}"),
-       {"x.yaml:5:13: fault kind \"network.delay\" is not supported yet by this version of "
-        "faultline"}},
+       {"x.yaml:5:13: unknown fault kind \"cpu.presure\" (known: network.delay, network.loss, "
+        "network.duplicate, network.corrupt, network.bandwidth, network.partition, cpu.pressure, "
+        "memory.pressure, process.kill, process.pause)"}},
+      {"NetworkFaultParamsAreChecked",
+       WithStep("{fault: network.delay, params: {delay: 1s}, duration: 1s}"),
+       {"x.yaml:5:36: network.delay params need interface or destinations (without interface, "
+        "the interface of the route to the first destination is used)"}},
       {"ParamsNotAMapping", WithStep("{fault: cpu.pressure, params: [50], duration: 1s}"),
        {"x.yaml:5:35: cpu.pressure params: expected a mapping, got a sequence"}},
       // --- cpu.pressure ---------------------------------------------------------
