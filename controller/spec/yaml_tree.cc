@@ -82,7 +82,8 @@ std::string LowerFirst(std::string s) {
 }  // namespace
 
 std::optional<YamlNode> ParseYaml(const std::string& text, const std::string& file_name,
-                                  std::vector<Diagnostic>* diagnostics) {
+                                  std::vector<Diagnostic>* diagnostics,
+                                  absl::string_view what) {
   const SourceLocation start{file_name, 1, 1};
   Converter converter(file_name);
   // The exception edge: everything yaml-cpp throws stops here.
@@ -100,7 +101,7 @@ std::optional<YamlNode> ParseYaml(const std::string& text, const std::string& fi
       return std::nullopt;
     }
     if (root.IsNull()) {
-      diagnostics->push_back({start, "experiment file is empty"});
+      diagnostics->push_back({start, absl::StrCat(what, " file is empty")});
       return std::nullopt;
     }
     return root;

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "controller/spec/experiment.h"
 
 namespace faultline::controller {
@@ -42,9 +43,11 @@ inline constexpr int kMaxYamlNodes = 100000;
 // appending a diagnostic: syntax error (at yaml-cpp's mark), empty document,
 // more than one document, nesting deeper than kMaxYamlDepth or more than
 // kMaxYamlNodes nodes. The value of a mapping entry that is null takes its
-// key's location (yaml-cpp marks such a value at the next token).
+// key's location (yaml-cpp marks such a value at the next token). `what`
+// names the document in the empty-file message ("experiment file is empty").
 std::optional<YamlNode> ParseYaml(const std::string& text, const std::string& file_name,
-                                  std::vector<Diagnostic>* diagnostics);
+                                  std::vector<Diagnostic>* diagnostics,
+                                  absl::string_view what = "experiment");
 
 }  // namespace faultline::controller
 
