@@ -63,6 +63,8 @@ std::string DerivedVerdict(const RunRecord& run, const RunView& view) {
     case RunStatus::kInterrupted:
       return view.interrupt_reason.empty() ? "interrupted"
                                            : absl::StrCat("interrupted: ", view.interrupt_reason);
+    case RunStatus::kSkipped:  // serve journals why in schedule.skipped / run.finished
+      return "skipped";
   }
   return "";
 }

@@ -7,7 +7,8 @@ namespace faultline::controller {
 namespace {
 constexpr RunStatus kAllStatuses[] = {RunStatus::kRunning, RunStatus::kPassed,
                                       RunStatus::kDeviated, RunStatus::kAborted,
-                                      RunStatus::kFailed, RunStatus::kInterrupted};
+                                      RunStatus::kFailed, RunStatus::kInterrupted,
+                                      RunStatus::kSkipped};
 }  // namespace
 
 std::string RunStatusName(RunStatus status) {
@@ -24,6 +25,8 @@ std::string RunStatusName(RunStatus status) {
       return "failed";
     case RunStatus::kInterrupted:
       return "interrupted";
+    case RunStatus::kSkipped:
+      return "skipped";
   }
   return "unknown";
 }
@@ -34,7 +37,7 @@ absl::StatusOr<RunStatus> ParseRunStatus(const std::string& name) {
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown run status \"", name,
-                   "\": want running, passed, deviated, aborted, failed or interrupted"));
+                   "\": want running, passed, deviated, aborted, failed, interrupted or skipped"));
 }
 
 bool IsFinal(RunStatus status) { return status != RunStatus::kRunning; }

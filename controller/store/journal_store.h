@@ -32,9 +32,12 @@ enum class RunStatus {
   kAborted,      // stopped early: Ctrl-C, halt, abort condition (exit 3)
   kFailed,       // a fault could not be applied / agent unreachable (exit 3)
   kInterrupted,  // the controller died mid-run (found by MarkInterrupted)
+  kSkipped,      // never started: a scheduled fire refused by `faultline serve` (window,
+                 // blackout, halt, concurrency) or missed while it was down; created
+                 // final, its events say why
 };
 
-// "running", "passed", "deviated", "aborted", "failed", "interrupted".
+// "running", "passed", "deviated", "aborted", "failed", "interrupted", "skipped".
 std::string RunStatusName(RunStatus status);
 
 // Inverse of RunStatusName. InvalidArgument naming the valid values otherwise.
