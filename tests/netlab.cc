@@ -7,6 +7,7 @@
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -81,16 +82,21 @@ double NowRealtimeMs() {
   return RealtimeMs(ts);
 }
 
-// The receive timestamp (SO_TIMESTAMPNS) of a message, or now.
-double ReceiveTimeMs(msghdr* msg) {
-  for (cmsghdr* c = CMSG_FIRSTHDR(msg); c != nullptr; c = CMSG_NXTHDR(msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-      timespec ts;
-      std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-      return RealtimeMs(ts);
-    }
-  }
-  return NowRealtimeMs();
+// Measurement loops run on a real-time thread so that a busy host (parallel
+// builds) does not add its scheduling latency to the figures. Best effort.
+void SetRealtime() {
+  sched_param param{};
+  param.sched_priority = 1;
+  pthread_setschedparam(pthread_self(), SCHED_FIFO, &param);
+}
+
+// Runs fn on a fresh real-time thread and waits for it.
+void RunRealtime(const std::function<void()>& fn) {
+  std::thread thread([&] {
+    SetRealtime();
+    fn();
+  });
+  thread.join();
 }
 
 int PollFor(int fd, Clock::time_point deadline) {
@@ -207,8 +213,6 @@ absl::StatusOr<PingResult> NetLab::Ping(int from, const std::string& to_address,
   });
   if (!opened.ok()) return opened;
   Fd fd(raw);
-  int on = 1;
-  setsockopt(fd.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
   int rcvbuf = 4 << 20;
   setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
   if (v6) {
@@ -240,6 +244,7 @@ absl::StatusOr<PingResult> NetLab::Ping(int from, const std::string& to_address,
       msg.msg_controllen = sizeof(control);
       ssize_t n = recvmsg(fd.get(), &msg, MSG_DONTWAIT);
       if (n < 0) return;
+      const double received_at = NowRealtimeMs();
       size_t offset = 0;
       if (!v6) {
         if (n < 20) continue;
@@ -252,38 +257,43 @@ absl::StatusOr<PingResult> NetLab::Ping(int from, const std::string& to_address,
       uint16_t got_id = (icmp[4] << 8) | icmp[5];
       uint16_t seq = (icmp[6] << 8) | icmp[7];
       if (got_id != id || seq >= count || sent_at[seq] == 0.0 || rtt[seq] >= 0) continue;
-      rtt[seq] = ReceiveTimeMs(&msg) - sent_at[seq];
+      // Read time, not a kernel receive timestamp: the kernel stamps a
+      // packet before ingress hooks and IFBs, so it would hide ingress faults.
+      rtt[seq] = received_at - sent_at[seq];
       ++result.received;
     }
   };
 
-  while (true) {
-    auto now = Clock::now();
-    if (result.sent < count && now >= next_send) {
-      std::memset(packet, 0, sizeof(packet));
-      packet[0] = v6 ? ICMP6_ECHO_REQUEST : ICMP_ECHO;
-      packet[4] = id >> 8;
-      packet[5] = id & 0xff;
-      packet[6] = result.sent >> 8;
-      packet[7] = result.sent & 0xff;
-      for (size_t i = 8; i < sizeof(packet); ++i) packet[i] = static_cast<uint8_t>(i);
-      if (!v6) {
-        uint16_t sum = Checksum(packet, sizeof(packet));
-        std::memcpy(packet + 2, &sum, 2);
+  RunRealtime([&] {
+    next_send = Clock::now();
+    last_send = next_send;
+    while (true) {
+      auto now = Clock::now();
+      if (result.sent < count && now >= next_send) {
+        std::memset(packet, 0, sizeof(packet));
+        packet[0] = v6 ? ICMP6_ECHO_REQUEST : ICMP_ECHO;
+        packet[4] = id >> 8;
+        packet[5] = id & 0xff;
+        packet[6] = result.sent >> 8;
+        packet[7] = result.sent & 0xff;
+        for (size_t i = 8; i < sizeof(packet); ++i) packet[i] = static_cast<uint8_t>(i);
+        if (!v6) {
+          uint16_t sum = Checksum(packet, sizeof(packet));
+          std::memcpy(packet + 2, &sum, 2);
+        }
+        sent_at[result.sent] = NowRealtimeMs();
+        // A send error (e.g. ENOBUFS) still counts as sent: the packet is lost.
+        sendto(fd.get(), packet, sizeof(packet), 0, reinterpret_cast<sockaddr*>(&to), to_len);
+        ++result.sent;
+        last_send = Clock::now();
+        next_send += interval;
+        continue;
       }
-      sent_at[result.sent] = NowRealtimeMs();
-      // A send error (e.g. ENOBUFS) still counts as sent: the packet is lost.
-      sendto(fd.get(), packet, sizeof(packet), 0, reinterpret_cast<sockaddr*>(&to), to_len);
-      ++result.sent;
-      last_send = Clock::now();
-      next_send += interval;
-      continue;
+      if (result.sent == count && (result.received == count || now >= last_send + grace)) break;
+      PollFor(fd.get(), result.sent < count ? next_send : last_send + grace);
+      drain();
     }
-    if (result.sent == count && (result.received == count || now >= last_send + grace)) break;
-    PollFor(fd.get(), result.sent < count ? next_send : last_send + grace);
-    drain();
-  }
-
+  });
   result.loss_pct = 100.0 * (result.sent - result.received) / result.sent;
   double sum = 0, sum2 = 0;
   for (double r : rtt) {
@@ -304,19 +314,26 @@ absl::StatusOr<PingResult> NetLab::Ping(int from, const std::string& to_address,
 
 absl::StatusOr<UdpResult> NetLab::UdpLoss(int from, int to, const std::string& to_address,
                                           int count, std::chrono::microseconds interval,
-                                          std::chrono::milliseconds grace) const {
+                                          int port, std::chrono::milliseconds grace) const {
   sockaddr_storage addr;
   socklen_t addr_len = 0;
   if (!ParseAddress(to_address, &addr, &addr_len)) {
     return absl::InvalidArgumentError("bad udp address " + to_address);
   }
   const int family = addr.ss_family;
+  if (family == AF_INET) {
+    reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(static_cast<uint16_t>(port));
+  } else {
+    reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(static_cast<uint16_t>(port));
+  }
   int rx_raw = -1, tx_raw = -1;
   absl::Status status = RunIn(to, [&]() -> absl::Status {
     rx_raw = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (rx_raw < 0) return absl::InternalError(Errno("udp socket"));
     int rcvbuf = 8 << 20;
     setsockopt(rx_raw, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
+    int on = 1;
+    setsockopt(rx_raw, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
     if (bind(rx_raw, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) {
       return absl::InternalError(Errno("bind udp " + to_address));
     }
@@ -345,22 +362,24 @@ absl::StatusOr<UdpResult> NetLab::UdpLoss(int from, int to, const std::string& t
       }
     }
   };
-  auto next_send = Clock::now();
-  for (int i = 0; i < count; ++i) {
-    uint32_t seq = i;
-    sendto(tx.get(), &seq, sizeof(seq), 0, reinterpret_cast<sockaddr*>(&addr), addr_len);
-    ++result.sent;
-    next_send += interval;
-    while (Clock::now() < next_send) {
-      PollFor(rx.get(), next_send);
+  RunRealtime([&] {
+    auto next_send = Clock::now();
+    for (int i = 0; i < count; ++i) {
+      uint32_t seq = i;
+      sendto(tx.get(), &seq, sizeof(seq), 0, reinterpret_cast<sockaddr*>(&addr), addr_len);
+      ++result.sent;
+      next_send += interval;
+      while (Clock::now() < next_send) {
+        PollFor(rx.get(), next_send);
+        drain();
+      }
+    }
+    auto deadline = Clock::now() + grace;
+    while (result.received < count && Clock::now() < deadline) {
+      PollFor(rx.get(), deadline);
       drain();
     }
-  }
-  auto deadline = Clock::now() + grace;
-  while (result.received < count && Clock::now() < deadline) {
-    PollFor(rx.get(), deadline);
-    drain();
-  }
+  });
   result.loss_pct = 100.0 * (result.sent - result.received) / result.sent;
   return result;
 }

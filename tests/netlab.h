@@ -9,8 +9,10 @@
 //
 // Measurements run in this process: Ping and UdpLoss open their sockets on a
 // thread that joined the host's network namespace (setns is per thread), so
-// they need no ping binary and take kernel receive timestamps (SO_TIMESTAMPNS)
-// for the RTT. TcpThroughputMbit runs iperf3 (server and client) in the
+// they need no ping binary, and run their send/receive loops on a real-time
+// (SCHED_FIFO) thread so a busy host adds little noise. An RTT ends when the
+// reply is read, not at the kernel's receive timestamp, which is taken before
+// ingress hooks and IFBs and would hide ingress faults. TcpThroughputMbit runs iperf3 (server and client) in the
 // namespaces. All traffic stays inside the lab and is bounded in count/time.
 //
 // Not thread-safe: one test thread drives a lab.
@@ -92,15 +94,17 @@ class NetLab {
                                   std::chrono::microseconds interval,
                                   std::chrono::milliseconds grace =
                                       std::chrono::milliseconds(1000)) const;
-  absl::StatusOr<PingResult> Ping(int from, int to, int count,
-                                  std::chrono::microseconds interval) const {
-    return Ping(from, Address(to), count, interval);
+  absl::StatusOr<PingResult> Ping(int from, int to, int count, std::chrono::microseconds interval,
+                                  std::chrono::milliseconds grace =
+                                      std::chrono::milliseconds(1000)) const {
+    return Ping(from, Address(to), count, interval, grace);
   }
 
-  // `count` numbered UDP datagrams from host `from` to `to_address` (v4 or v6,
-  // a socket bound in the namespace of host `to`), one every `interval`.
+  // `count` numbered UDP datagrams from host `from` to `to_address`:`port`
+  // (v4 or v6, a socket bound in the namespace of host `to`; port 0 = any
+  // free one), one every `interval`.
   absl::StatusOr<UdpResult> UdpLoss(int from, int to, const std::string& to_address, int count,
-                                    std::chrono::microseconds interval,
+                                    std::chrono::microseconds interval, int port = 0,
                                     std::chrono::milliseconds grace =
                                         std::chrono::milliseconds(500)) const;
 

@@ -1,11 +1,238 @@
-// Placeholder: the engine is being built (issue 3).
 #include "agent/faults/network/queue_delay_fault.h"
 
+#include <net/if.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/faults/network/nft_client.h"
+#include "agent/faults/network/nft_rules.h"
+#include "agent/faults/network/queue_loop.h"
+#include "common/status.h"
+#include "spdlog/spdlog.h"
+
 namespace faultline::agent {
+namespace {
+
+// The table is inet, not netdev: the kernel cannot queue from netdev hooks.
+// Egress packets are queued in postrouting (after routing picked the output
+// interface, for local and forwarded traffic alike), ingress packets in
+// prerouting. The queue chain is a regular chain holding the NFQUEUE rule;
+// the hook chain's filter rules `goto` it, so a packet is queued at most once.
+constexpr const char* kFamily = "inet";
+constexpr const char* kQueueChain = "delay";
+constexpr int kPriority = 0;
+
+absl::StatusOr<std::vector<Cidr>> ParseAll(
+    const google::protobuf::RepeatedPtrField<std::string>& texts, const std::string& field) {
+  std::vector<Cidr> out;
+  for (const std::string& text : texts) {
+    auto cidr = ParseCidr(text);
+    if (!cidr.ok()) return Annotate(cidr.status(), absl::StrCat("network.delay: ", field));
+    out.push_back(*cidr);
+  }
+  return out;
+}
+
+DelayShape ShapeOf(v1::DelayDistribution distribution) {
+  switch (distribution) {
+    case v1::DELAY_DISTRIBUTION_NORMAL: return DelayShape::kNormal;
+    case v1::DELAY_DISTRIBUTION_PARETO: return DelayShape::kPareto;
+    case v1::DELAY_DISTRIBUTION_PARETONORMAL: return DelayShape::kParetoNormal;
+    default: return DelayShape::kUniform;
+  }
+}
+
+class QueueDelayFault final : public Fault {
+ public:
+  QueueDelayFault(const v1::NetworkDelay& spec, const FaultContext& context)
+      : spec_(spec), context_(context), table_(NftTableName(context.fault_id)) {
+    revert_.set_engine("nfqueue");
+    revert_.set_nft_family(kFamily);
+    revert_.set_nft_table(table_);
+  }
+
+  ~QueueDelayFault() override = default;
+
+  absl::string_view kind() const override { return "network.delay"; }
+  std::string engine() const override { return "nfqueue"; }
+
+  absl::Status Prepare() override {
+    if (loop_ != nullptr) return absl::OkStatus();
+    const v1::NetworkTarget& target = spec_.target();
+    NftFilter filter;
+    FL_ASSIGN_OR_RETURN(filter.destinations, ParseAll(target.destinations(), "destinations"));
+    FL_ASSIGN_OR_RETURN(filter.sources, ParseAll(target.sources(), "sources"));
+    filter.ports.assign(target.ports().begin(), target.ports().end());
+    filter.protocol = target.protocol();
+    const bool egress = target.direction() != v1::NETWORK_DIRECTION_INGRESS;
+    std::vector<Cidr> candidates = egress ? filter.destinations : filter.sources;
+    const std::vector<Cidr>& more = egress ? filter.sources : filter.destinations;
+    candidates.insert(candidates.end(), more.begin(), more.end());
+    auto device = ResolveInterface(target.interface(), candidates);
+    if (!device.ok()) return Annotate(device.status(), "network.delay");
+    auto match = NftMatchExpressions(filter, NftFamily::kInet);
+    if (!match.ok()) return Annotate(match.status(), "network.delay");
+    auto quoted = NftQuote(*device);
+    if (!quoted.ok()) return Annotate(quoted.status(), "network.delay: interface");
+    std::vector<std::string> exempt;
+    if (!target.allow_control_plane()) {
+      exempt = NftExemptExpressions(context_.control_port,
+                                    ParseCallerAddress(context_.caller_address), NftFamily::kInet);
+    }
+
+    const std::string prefix = absl::StrCat(kFamily, " ", table_);
+    std::string text =
+        absl::StrCat("create table ", prefix, " { comment \"faultline network.delay\"; }\n");
+    absl::StrAppend(&text, "add counter ", prefix, " matched\n");
+    absl::StrAppend(&text, "add chain ", prefix, " ", kQueueChain, "\n");
+    absl::StrAppend(&text, "add rule ", prefix, " ", kQueueChain, " counter name \"matched\"\n");
+    absl::StrAppend(&text, "add chain ", prefix, " classify { type filter hook ",
+                    egress ? "postrouting" : "prerouting", " priority ", kPriority,
+                    "; policy accept; }\n");
+    for (const std::string& body : exempt) {
+      absl::StrAppend(&text, "add rule ", prefix, " classify ", body, " accept\n");
+    }
+    for (const std::string& body : *match) {
+      absl::StrAppend(&text, "add rule ", prefix, " classify ", egress ? "oifname " : "iifname ",
+                      *quoted, " ", body, " goto ", kQueueChain, "\n");
+    }
+    ruleset_ = text;
+    revert_.set_interface(*device);
+    revert_.set_ifindex(static_cast<int>(if_nametoindex(device->c_str())));
+
+    profile_.delay = std::chrono::microseconds(spec_.delay_us());
+    profile_.jitter = std::chrono::microseconds(spec_.jitter_us());
+    profile_.correlation = spec_.correlation_pct() / 100.0;
+    profile_.shape = ShapeOf(spec_.distribution());
+    target_text_ = absl::StrCat(*device, egress ? " egress" : " ingress");
+    auto list = [](const std::vector<Cidr>& cidrs) {
+      std::vector<std::string> texts;
+      for (const Cidr& c : cidrs) texts.push_back(c.ToString());
+      return absl::StrJoin(texts, ",");
+    };
+    if (!filter.destinations.empty()) absl::StrAppend(&target_text_, " dst ", list(filter.destinations));
+    if (!filter.sources.empty()) absl::StrAppend(&target_text_, " src ", list(filter.sources));
+    if (!filter.ports.empty()) absl::StrAppend(&target_text_, " ports ", absl::StrJoin(filter.ports, ","));
+    return absl::OkStatus();
+  }
+
+  absl::Status Apply() override {
+    if (loop_ != nullptr) return absl::OkStatus();
+    if (ruleset_.empty()) return absl::FailedPreconditionError("network.delay: not prepared");
+    // The loop listens before the rule exists, so no packet ever waits for it.
+    auto loop = QueueLoop::Start(profile_);
+    if (!loop.ok()) return Annotate(loop.status(), "network.delay");
+    absl::Status status = Install((*loop)->queue_num());
+    if (!status.ok()) {
+      // All-or-nothing: the table goes first, then the loop lets go.
+      (void)DeleteOwnNftTable(kFamily, table_, revert_.nft_table_handle()).ok();
+      (*loop)->Stop();
+      revert_.set_nft_table_handle(0);
+      return Annotate(status, "network.delay");
+    }
+    loop_ = std::move(*loop);
+    revert_.set_queue_num(loop_->queue_num());
+    spdlog::info("nfqueue delay added id={} kind=network.delay table={} handle={} queue={} "
+                 "interface={} delay_us={} jitter_us={}",
+                 context_.fault_id, table_, revert_.nft_table_handle(), loop_->queue_num(),
+                 revert_.interface(), spec_.delay_us(), spec_.jitter_us());
+    return absl::OkStatus();
+  }
+
+  absl::Status Revert() override {
+    // Deleting the table unregisters its hooks, and the kernel then drops
+    // every packet still queued from them. So while our loop holds packets:
+    // first empty the queue chain (nothing new is queued, hooks stay), then
+    // let the loop accept what it holds, then delete the table.
+    if (loop_ != nullptr) {
+      auto flushed = FlushOwnNftChain(revert_.nft_family(), revert_.nft_table(),
+                                      revert_.nft_table_handle(), kQueueChain);
+      if (!flushed.ok()) return Annotate(flushed.status(), "network.delay");
+      loop_->Stop();
+      QueueLoopStats stats = loop_->stats();
+      loop_.reset();
+      spdlog::info("nfqueue delay stopped id={} kind=network.delay queue={} packets={} "
+                   "mean_hold_ms={:.3f} max_late_ms={:.3f}",
+                   context_.fault_id, revert_.queue_num(), stats.released, stats.mean_hold_ms,
+                   stats.max_late_ms);
+    }
+    if (revert_.nft_table().empty()) return absl::OkStatus();
+    auto deleted = DeleteOwnNftTable(revert_.nft_family(), revert_.nft_table(),
+                                     revert_.nft_table_handle());
+    if (!deleted.ok()) return Annotate(deleted.status(), "network.delay");
+    if (*deleted) {
+      spdlog::info("nfqueue delay table deleted id={} kind=network.delay table={} handle={}",
+                   context_.fault_id, revert_.nft_table(), revert_.nft_table_handle());
+    }
+    return absl::OkStatus();
+  }
+
+  Observation Observe() override {
+    Observation out;
+    if (loop_ != nullptr) {
+      QueueLoopStats stats = loop_->stats();
+      out["packets_delayed"] = static_cast<double>(stats.released);
+      out["packets_held"] = static_cast<double>(stats.held);
+      out["delay_ms_mean"] = stats.mean_hold_ms;
+      out["late_ms_max"] = stats.max_late_ms;
+      out["queue_overruns"] = static_cast<double>(stats.overruns);
+    }
+    auto counters = NftCounterPackets(revert_.nft_family(), revert_.nft_table());
+    if (counters.ok()) out["packets_matched"] = static_cast<double>((*counters)["matched"]);
+    return out;
+  }
+
+  v1::RevertState revert_state() const override {
+    v1::RevertState state;
+    *state.mutable_network() = revert_;
+    return state;
+  }
+
+  // After a crash only the table needs deleting: the old loop died with its
+  // process and the bypass flag kept traffic flowing since.
+  void Restore(const v1::RevertState& state) override { revert_ = state.network(); }
+
+  std::string target() const override { return target_text_; }
+
+ private:
+  absl::Status Install(uint16_t queue_num) {
+    FL_RETURN_IF_ERROR(NftRun(ruleset_, absl::StrCat("create table ", kFamily, " ", table_)).status());
+    FL_ASSIGN_OR_RETURN(NftTable table, FindNftTable(kFamily, table_));
+    revert_.set_nft_table_handle(table.handle);
+    return AppendNfqueueRule(kFamily, table_, kQueueChain, queue_num, /*bypass=*/true);
+  }
+
+  v1::NetworkDelay spec_;
+  FaultContext context_;
+  std::string table_;
+  std::string ruleset_;
+  std::string target_text_;
+  DelayProfile profile_;
+  v1::NetworkRevert revert_;
+  std::unique_ptr<QueueLoop> loop_;
+};
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Fault>> MakeQueueDelayFault(const v1::FaultSpec& spec,
-                                              const FaultContext& context) {
-  return absl::UnimplementedError("queue_delay_fault engine not built yet");
+                                                           const FaultContext& context) {
+  if (!spec.has_network_delay()) {
+    return absl::InvalidArgumentError("nfqueue engine runs network.delay only");
+  }
+  if (context.fault_id.empty()) {
+    return absl::InvalidArgumentError("nfqueue engine: fault id must not be empty");
+  }
+  const v1::NetworkDelay& delay = spec.network_delay();
+  if (delay.reorder_pct() != 0 || delay.reorder_gap() != 0) {
+    return absl::InvalidArgumentError("network.delay: reorder needs engine netem, not nfqueue");
+  }
+  if (delay.jitter_us() > delay.delay_us()) {
+    return absl::InvalidArgumentError("network.delay: jitter must not exceed delay");
+  }
+  return std::unique_ptr<Fault>(new QueueDelayFault(delay, context));
 }
 
 }  // namespace faultline::agent
