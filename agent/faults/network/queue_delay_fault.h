@@ -3,6 +3,15 @@
 // NFQUEUE target via nft_compat, with queue bypass so traffic flows if the
 // agent dies) and a loop thread in the agent holds each packet until its due
 // time (delay +- jitter, timerfd precision), then accepts it.
+//
+// The table is family inet (the kernel cannot queue from netdev hooks):
+// egress packets are queued in postrouting (oifname), ingress packets in
+// prerouting (iifname). Apply binds the queue (a free number in
+// QueueLoop::kFirstQueue..kLastQueue, recorded as NetworkRevert.queue_num)
+// before the rule exists. Revert empties the queue chain first (deleting the
+// table would make the kernel drop the packets still held), lets the loop
+// accept what it holds, then deletes the table. After a crash only the table
+// needs deleting: the bypass flag kept traffic flowing since the loop died.
 #ifndef FAULTLINE_AGENT_FAULTS_NETWORK_QUEUE_DELAY_FAULT_H_
 #define FAULTLINE_AGENT_FAULTS_NETWORK_QUEUE_DELAY_FAULT_H_
 
