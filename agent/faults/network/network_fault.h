@@ -10,42 +10,77 @@
 //   network.partition   nftables                -
 //
 // Filtered tc faults hang netem (or a rate class) under an HTB root with u32
-// filters so unmatched traffic takes a plain default class. Ingress faults
-// redirect the interface's ingress to an IFB the fault owns and shape there.
+// filters so unmatched traffic is left alone (tc_fault.h has the layouts).
+// Ingress faults redirect the interface's ingress to an IFB the fault owns
+// and shape there. Detection of what the kernel offers: support.h.
 #ifndef FAULTLINE_AGENT_FAULTS_NETWORK_NETWORK_FAULT_H_
 #define FAULTLINE_AGENT_FAULTS_NETWORK_NETWORK_FAULT_H_
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "agent/faults/fault.h"
 #include "agent/faults/fault_factory.h"
 #include "faultline/v1/faults.pb.h"
 
 namespace faultline::agent {
 
+// An IPv4 or IPv6 prefix as the network specs write them.
+struct IpPrefix {
+  int family = 0;                    // AF_INET or AF_INET6
+  std::array<uint8_t, 16> address{};  // network byte order; 4 bytes used for v4
+  int prefix = 0;                    // 0..32 / 0..128
+};
+
+// "198.18.0.2/32", "198.18.0.0/15", "2001:db8::/64"; a bare address is a
+// host route (/32, /128). InvalidArgument (message without the field name)
+// for garbage, a prefix out of range, or host bits set after the prefix.
+// Pure.
+absl::StatusOr<IpPrefix> ParseIpPrefix(absl::string_view text);
+
+// "198.18.0.0/15".
+std::string FormatIpPrefix(const IpPrefix& cidr);
+
 // True for the network.* cases of FaultSpec.
 bool IsNetworkSpec(const v1::FaultSpec& spec);
 
-// Checks every field of a network spec. InvalidArgument naming the field:
-// "network.delay: jitter (20ms) must not exceed delay (10ms)". Pure.
+// Checks every field of a network spec against the ranges in faults.proto
+// and reports every problem at once. InvalidArgument naming the fields:
+// "network.delay: jitter_us (20000) must not exceed delay_us (10000);
+// target.ports[0] must be a port 1..65535, got 0". Pure.
 absl::Status ValidateNetworkSpec(const v1::FaultSpec& spec);
 
 // The engine a spec would use with `support`: the pinned one if set and
-// available, else the best available. FailedPrecondition naming what is
-// missing: "network.delay: engine \"netem\" is not available on this host:
-// kernel has no sch_netem". Pure.
+// available, else the best available (bandwidth: tbf unfiltered, htb
+// filtered). Filters need htb + u32 and ingress needs ifb for the tc
+// engines; the fallbacks refuse netem-only parameters. FailedPrecondition
+// naming what is missing: "network.delay: engine \"netem\" is not available
+// on this host: kernel has no sch_netem", or "network.loss: no engine on this
+// host can run this spec (netem: ...; nftables: model gilbert-elliott needs
+// netem)". Pure.
 absl::StatusOr<std::string> ChooseNetworkEngine(const v1::FaultSpec& spec,
                                                 const NetworkSupport& support);
 
-// ValidateNetworkSpec + ChooseNetworkEngine + construct. No side effects.
+// ValidateNetworkSpec (InvalidArgument) + ChooseNetworkEngine + construct the
+// engine's fault. No side effects. When no engine fits (FailedPrecondition
+// from ChooseNetworkEngine) the fault is still built and Prepare() returns
+// that error; Restore() rebuilds the engine the revert state names
+// (NetworkRevert.engine), so a fault can always be reverted after a crash,
+// whatever this start detected.
 absl::StatusOr<std::unique_ptr<Fault>> MakeNetworkFault(const v1::FaultSpec& spec,
                                                         const FaultContext& context);
 
-// One KindCapability per network kind, engines preferred first.
+// One KindCapability per network kind, engines preferred first: those
+// `support` can run for the kind's plainest spec (egress, no filters).
+// `reason` lists the missing engines and, when only a fallback is left, what
+// it cannot do ("the nfqueue fallback has no reorder or delay correlation").
+// Pure.
 std::vector<v1::KindCapability> NetworkCapabilities(const NetworkSupport& support);
 
 }  // namespace faultline::agent
