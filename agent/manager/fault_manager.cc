@@ -186,7 +186,8 @@ absl::StatusOr<std::vector<v1::FaultStatus>> FaultManager::Recover() {
   return recovered;
 }
 
-absl::StatusOr<v1::ApplyResponse> FaultManager::Apply(const v1::ApplyRequest& request) {
+absl::StatusOr<v1::ApplyResponse> FaultManager::Apply(const v1::ApplyRequest& request,
+                                                      const ApplyOrigin& origin) {
   // Request fields and spec first: nothing below runs for a bad request.
   FL_RETURN_IF_ERROR(ValidateId("fault_id", request.fault_id()));
   const std::string& id = request.fault_id();
@@ -221,6 +222,8 @@ absl::StatusOr<v1::ApplyResponse> FaultManager::Apply(const v1::ApplyRequest& re
   }
   FaultContext context = options_.fault_context;
   context.fault_id = id;
+  context.caller_address = origin.caller_address;
+  if (origin.control_port != 0) context.control_port = origin.control_port;
   FL_ASSIGN_OR_RETURN(std::unique_ptr<Fault> fault,
                       [&]() -> absl::StatusOr<std::unique_ptr<Fault>> {
                         auto made = factory_(request.spec(), context);

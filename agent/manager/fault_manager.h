@@ -53,6 +53,13 @@ struct ManagerOptions {
   FaultContext fault_context;
 };
 
+// What the gRPC layer knows about one Apply call; copied into that fault's
+// FaultContext, so network faults can exempt the control channel.
+struct ApplyOrigin {
+  std::string caller_address;  // the caller's IP address; "" = unknown / unix socket
+  int control_port = 0;        // TCP port the agent serves on; 0 = keep the options' value
+};
+
 // Builds a Fault from a spec. It must validate the spec (MakeFault runs
 // ValidateSpec) and have no side effects: the manager calls it before any
 // other check that could touch state, and relies on it for spec validation
@@ -98,7 +105,9 @@ class FaultManager {
   // Order: request fields and spec (InvalidArgument), then same-id
   // idempotency, lease, cap, Prepare, write-ahead persist, Apply, persist.
   // Holds the manager's mutex throughout, so Fault::Apply must be quick.
-  absl::StatusOr<v1::ApplyResponse> Apply(const v1::ApplyRequest& request);
+  // `origin` fills FaultContext.caller_address / control_port for this fault.
+  absl::StatusOr<v1::ApplyResponse> Apply(const v1::ApplyRequest& request,
+                                          const ApplyOrigin& origin = {});
 
   // Reverts one fault (reason "request"). Unknown or already reverted ids
   // succeed with was_active=false; for one reverted recently (e.g. by its

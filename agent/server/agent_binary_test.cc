@@ -154,7 +154,7 @@ TEST_F(AgentBinaryTest, ServesThenRevertsAndExitsZeroOnSigterm) {
   ASSERT_TRUE(stub->Capabilities(&context, v1::CapabilitiesRequest(), &caps).ok());
   EXPECT_EQ(caps.agent_version(), "0.1.0");
   EXPECT_EQ(caps.max_faults(), 32u);
-  EXPECT_EQ(caps.kinds_size(), 4);
+  EXPECT_EQ(caps.kinds_size(), 10);  // 4 process/stressor kinds + 6 network kinds
 
   ASSERT_EQ(::kill(agent.pid(), SIGTERM), 0);
   EXPECT_EQ(agent.Wait(std::chrono::seconds(20)), 0) << ReadFile(log());

@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/faults/fault_factory.h"
+#include "agent/faults/network/support.h"
 #include "agent/manager/state_file.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
@@ -118,6 +119,14 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
       config.stressor_path.empty() ? DefaultStressorPath() : config.stressor_path;
   options.fault_context.memory_reserve_pct = config.memory_reserve_pct;
   if (config.parent_pid > 0) options.fault_context.protected_pids.push_back(config.parent_pid);
+  // Once per start, before any fault is built (recovery included).
+  options.fault_context.network = DetectNetworkSupport();
+  {
+    const NetworkSupport& n = options.fault_context.network;
+    spdlog::info("network engines netem={} htb={} tbf={} u32={} ifb={} nftables={} nfqueue={}{}",
+                 n.netem, n.htb, n.tbf, n.u32, n.ifb, n.nftables, n.nfqueue,
+                 n.missing.empty() ? "" : absl::StrCat(" missing=\"", n.missing, "\""));
+  }
   agent->manager_ = std::make_unique<FaultManager>(
       options, clock, config.factory ? config.factory : FaultFactory(MakeFault));
 
@@ -174,6 +183,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   } else {
     agent->address_ =
         absl::StrCat(config.listen.substr(0, config.listen.rfind(':')), ":", port);
+    agent->service_->set_control_port(port);
   }
   spdlog::info("agent listening address={}", agent->address_);
 

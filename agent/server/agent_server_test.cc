@@ -245,7 +245,7 @@ TEST_F(AgentServerTest, CapabilitiesDescribeTheAgent) {
   EXPECT_FALSE(caps.kernel().empty());
   EXPECT_EQ(caps.max_faults(), 2u);
   EXPECT_EQ(caps.default_lease_ttl_ms(), 15'000u);
-  ASSERT_EQ(caps.kinds_size(), 4);
+  ASSERT_EQ(caps.kinds_size(), static_cast<int>(KnownKinds().size()));
   EXPECT_EQ(caps.kinds(0).kind(), "cpu.pressure");
   EXPECT_EQ(caps.kinds(1).kind(), "memory.pressure");
   EXPECT_EQ(caps.kinds(2).kind(), "process.kill");
@@ -256,6 +256,10 @@ TEST_F(AgentServerTest, CapabilitiesDescribeTheAgent) {
   ASSERT_GT(caps.kinds(0).engines_size(), 0);
   EXPECT_EQ(caps.kinds(0).engines(caps.kinds(0).engines_size() - 1), "stressor");
   EXPECT_EQ(caps.kinds(2).engines(0), "pidfd");
+  // Network kinds report what this kernel offers (detected at start).
+  EXPECT_EQ(caps.kinds(8).kind(), "network.bandwidth");
+  EXPECT_TRUE(caps.kinds(8).available()) << caps.kinds(8).reason();
+  EXPECT_THAT(caps.kinds(8).engines(), ::testing::Contains("htb"));
 }
 
 TEST_F(AgentServerTest, StopRevertsAndStopsServing) {
@@ -376,6 +380,48 @@ TEST_F(AgentServerTest, RefusesToReplaceAFileThatIsNotASocket) {
   absl::StatusOr<std::unique_ptr<AgentServer>> server = AgentServer::Start(config_);
   EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(ReadFile(path), "keep me");
+}
+
+TEST(PeerAddressTest, KeepsOnlyTheIpAddress) {
+  EXPECT_EQ(PeerAddress("ipv4:127.0.0.1:40312"), "127.0.0.1");
+  EXPECT_EQ(PeerAddress("ipv6:[2001:db8::1]:443"), "2001:db8::1");
+  EXPECT_EQ(PeerAddress("ipv6:[::ffff:198.18.0.1]:5000"), "198.18.0.1");
+  EXPECT_EQ(PeerAddress("ipv6:[::1]:7431"), "::1");
+  EXPECT_EQ(PeerAddress("unix:/run/faultline/agent.sock"), "");
+  EXPECT_EQ(PeerAddress("unix:"), "");
+  EXPECT_EQ(PeerAddress("ipv4:not-an-ip:1"), "");
+  EXPECT_EQ(PeerAddress("ipv6:[fe80::1%25eth0]:1"), "");
+  EXPECT_EQ(PeerAddress(""), "");
+}
+
+// Network faults exempt the control channel: Apply hands the caller's
+// address and the bound TCP port to the fault's context (and nothing on a
+// unix socket).
+TEST_F(AgentServerTest, ApplyPassesTheCallerAndControlPortToTheFault) {
+  auto seen = std::make_shared<std::vector<FaultContext>>();
+  FaultFactory fake = config_.factory;
+  config_.factory = [seen, fake](const v1::FaultSpec& spec, const FaultContext& context) {
+    seen->push_back(context);
+    return fake(spec, context);
+  };
+  StartServer();
+  ASSERT_TRUE(Apply(Request("f1")).ok());
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_EQ((*seen)[0].caller_address, "127.0.0.1");
+  const std::string& address = server_->address();
+  EXPECT_EQ(std::to_string((*seen)[0].control_port), address.substr(address.rfind(':') + 1));
+  EXPECT_TRUE((*seen)[0].network.detected) << "the agent detects network engines at start";
+  EXPECT_EQ(Halt("test").reverted_size(), 1);
+  server_.reset();
+
+  seen->clear();
+  config_.listen = "unix:" + (dir_ / "agent.sock").string();
+  StartServer();
+  ASSERT_TRUE(Apply(Request("f2")).ok());
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_EQ((*seen)[0].caller_address, "");
+  EXPECT_EQ((*seen)[0].control_port, 0);
+  EXPECT_EQ(Halt("test").reverted_size(), 1);
 }
 
 }  // namespace

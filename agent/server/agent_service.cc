@@ -1,5 +1,8 @@
 #include "agent/server/agent_service.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -9,6 +12,8 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "common/grpc_status.h"
 #include "common/version.h"
 
@@ -28,9 +33,39 @@ grpc::Status Reply(absl::StatusOr<T> result, T* response) {
 AgentServiceImpl::AgentServiceImpl(FaultManager* manager, KindsFn kinds)
     : manager_(manager), kinds_(std::move(kinds)) {}
 
-grpc::Status AgentServiceImpl::Apply(grpc::ServerContext*, const v1::ApplyRequest* request,
+std::string PeerAddress(const std::string& grpc_peer) {
+  absl::string_view rest = grpc_peer;
+  std::string address;
+  if (absl::ConsumePrefix(&rest, "ipv4:")) {
+    const size_t colon = rest.rfind(':');
+    if (colon == absl::string_view::npos) return "";
+    address = std::string(rest.substr(0, colon));
+  } else if (absl::ConsumePrefix(&rest, "ipv6:[")) {
+    const size_t bracket = rest.find(']');
+    if (bracket == absl::string_view::npos) return "";
+    address = std::string(rest.substr(0, bracket));
+    // A dual-stack listener reports IPv4 callers as ::ffff:a.b.c.d.
+    absl::string_view mapped = address;
+    if (absl::ConsumePrefix(&mapped, "::ffff:") && mapped.find('.') != absl::string_view::npos) {
+      address = std::string(mapped);
+    }
+  } else {
+    return "";
+  }
+  // Percent-decoded zone ids ("fe80::1%25eth0") cannot be filtered on.
+  if (address.find('%') != std::string::npos) return "";
+  unsigned char buffer[sizeof(in6_addr)];
+  const int family = address.find(':') == std::string::npos ? AF_INET : AF_INET6;
+  return inet_pton(family, address.c_str(), buffer) == 1 ? address : "";
+}
+
+grpc::Status AgentServiceImpl::Apply(grpc::ServerContext* context,
+                                     const v1::ApplyRequest* request,
                                      v1::ApplyResponse* response) {
-  return Reply(manager_->Apply(*request), response);
+  ApplyOrigin origin;
+  origin.caller_address = PeerAddress(context->peer());
+  origin.control_port = control_port_;
+  return Reply(manager_->Apply(*request, origin), response);
 }
 
 grpc::Status AgentServiceImpl::Revert(grpc::ServerContext*, const v1::RevertRequest* request,

@@ -7,7 +7,9 @@
 #ifndef FAULTLINE_AGENT_SERVER_AGENT_SERVICE_H_
 #define FAULTLINE_AGENT_SERVER_AGENT_SERVICE_H_
 
+#include <atomic>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "agent/manager/fault_manager.h"
@@ -16,6 +18,11 @@
 
 namespace faultline::agent {
 
+// The IP address in a gRPC peer string: "1.2.3.4" for "ipv4:1.2.3.4:5678",
+// "2001:db8::1" for "ipv6:[2001:db8::1]:5678", "1.2.3.4" for an IPv4-mapped
+// "ipv6:[::ffff:1.2.3.4]:5678"; "" for "unix:..." and anything else.
+std::string PeerAddress(const std::string& grpc_peer);
+
 class AgentServiceImpl final : public v1::AgentService::Service {
  public:
   // What Capabilities reports per kind (HostCapabilities in the daemon).
@@ -23,6 +30,11 @@ class AgentServiceImpl final : public v1::AgentService::Service {
 
   // `manager` is not owned and must outlive the service.
   AgentServiceImpl(FaultManager* manager, KindsFn kinds);
+
+  // The TCP port the server listens on (0 for a unix socket), known once
+  // bound; Apply passes it and the caller's address (PeerAddress) to the
+  // manager so network faults exempt the control channel.
+  void set_control_port(int port) { control_port_ = port; }
 
   grpc::Status Apply(grpc::ServerContext* context, const v1::ApplyRequest* request,
                      v1::ApplyResponse* response) override;
@@ -42,6 +54,7 @@ class AgentServiceImpl final : public v1::AgentService::Service {
  private:
   FaultManager* manager_;
   KindsFn kinds_;
+  std::atomic<int> control_port_{0};
 };
 
 }  // namespace faultline::agent
