@@ -1,77 +1,32 @@
 #include "controller/spec/experiment.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <memory>
-#include <set>
+#include <filesystem>
 #include <tuple>
+#include <utility>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
-#include "common/units.h"
-#include "controller/spec/fault_params.h"
 #include "controller/spec/fields.h"
+#include "controller/spec/probe_reader.h"
+#include "controller/spec/rules.h"
+#include "controller/spec/step_reader.h"
 #include "controller/spec/yaml_tree.h"
 
 namespace faultline::controller {
 namespace {
 
-using std::chrono::milliseconds;
-
 constexpr char kApiVersion[] = "faultline/v1";
-constexpr size_t kMaxNameLength = 63;
-constexpr size_t kMaxFileBytes = 1 << 20;
-constexpr milliseconds kMaxProbeTimeout = std::chrono::seconds(60);
-constexpr milliseconds kMaxStepDuration = std::chrono::hours(24);
 
-// Name rules: experiment names end up in run ids and file names, target and
-// probe names are referenced from other sections and shown in reports.
-bool IsName(absl::string_view s, bool allow_underscore) {
-  if (s.empty() || s.size() > kMaxNameLength) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    const bool ok = absl::ascii_islower(c) || absl::ascii_isdigit(c) ||
-                    (i > 0 && (c == '-' || (allow_underscore && c == '_')));
-    if (!ok) return false;
-  }
-  return true;
-}
-
-bool IsPort(absl::string_view s) {
-  int port = 0;
-  return !s.empty() && std::all_of(s.begin(), s.end(), absl::ascii_isdigit) &&
-         absl::SimpleAtoi(s, &port) && port >= 1 && port <= 65535;
-}
-
-// "host:port" or "[v6]:port"; the host is a name or an address.
-bool IsHostPort(absl::string_view s) {
-  size_t colon = s.rfind(':');
-  if (colon == absl::string_view::npos) return false;
-  absl::string_view host = s.substr(0, colon);
-  if (!IsPort(s.substr(colon + 1))) return false;
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) {
-    host = host.substr(1, host.size() - 2);
-    return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
-      return absl::ascii_isxdigit(c) || c == ':' || c == '.';
-    });
-  }
-  return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
-    return absl::ascii_isalnum(c) || c == '.' || c == '-' || c == '_';
-  });
-}
-
-bool IsAgentAddress(absl::string_view s) {
-  if (absl::StartsWith(s, "unix:")) return s.size() > 6 && s[5] == '/';
-  return IsHostPort(s);
-}
-
-std::string DurationRange(milliseconds max) {
-  return absl::StrCat("a duration greater than 0 and at most ", FormatDuration(max));
+// `inventory:` is written relative to the experiment file; the plan reads it
+// relative to the process, so it is joined here (lexically: parsing stays
+// pure and the file may not exist yet).
+std::string ResolveNextTo(const std::string& experiment_file, const std::string& path) {
+  const std::filesystem::path p(path);
+  if (p.is_absolute()) return p.lexically_normal().string();
+  return (std::filesystem::path(experiment_file).parent_path() / p).lexically_normal().string();
 }
 
 class ExperimentReader {
@@ -91,14 +46,39 @@ class ExperimentReader {
     if (const YamlNode* v = f.Require("apiVersion")) ReadApiVersion(*v);
     if (const YamlNode* v = f.Require("kind")) ReadKind(*v);
     if (const YamlNode* v = f.Require("metadata")) ReadMetadata(*v);
-    // Targets first: steps refer to them.
-    if (const YamlNode* v = f.Get("targets")) ReadTargets(*v);
-    if (const YamlNode* v = f.Get("steady_state")) ReadSteadyState(*v);
-    if (const YamlNode* v = f.Require("method")) ReadMethod(*v);
-    for (const char* later :
-         {"inventory", "abort_when", "schedule", "rollback", "timeline", "expect"}) {
-      f.Later(later);
+    if (const YamlNode* v = f.Get("inventory")) ReadInventoryPath(*v);
+    if (const YamlNode* v = f.Get("seed")) {
+      if (auto seed = ReadUint64(*v, "seed", &diagnostics_)) out_->seed = *seed;
     }
+    if (const YamlNode* v = f.Get("max_targets")) {
+      if (auto n = ReadInt(*v, "max_targets", 1, INT32_MAX, "an integer of at least 1",
+                           &diagnostics_)) {
+        out_->max_targets = static_cast<int>(*n);
+      }
+    }
+    // Targets before the method (steps refer to them), probes before
+    // abort_when.
+    if (const YamlNode* v = f.Get("targets")) ReadTargets(*v);
+    ProbeNames probe_names;
+    if (const YamlNode* v = f.Get("steady_state")) {
+      ReadSteadyState(*v, &diagnostics_, &out_->steady_state, &probe_names);
+    }
+    if (const YamlNode* v = f.Get("abort_when")) {
+      ReadAbortWhen(*v, out_->steady_state, probe_names, &diagnostics_, &out_->abort_when);
+    }
+    if (const YamlNode* v = f.Get("rollback")) {
+      ReadRollback(*v, &diagnostics_, &out_->rollback_policy, &out_->rollback_actions);
+    }
+    if (const YamlNode* v = f.Require("method")) {
+      ReadMethod(*v, targets_, &diagnostics_, &out_->method);
+    }
+    f.Get("schedule");
+    if (const YamlNode* k = f.Key("schedule")) {
+      diagnostics_.Add(k->where, "\"schedule\" is not supported in an experiment: schedules "
+                                 "belong in the faultline serve config (faultline serve --config "
+                                 "FILE)");
+    }
+    for (const char* later : {"timeline", "expect"}) f.Later(later);
     f.Finish();
   }
 
@@ -151,12 +131,25 @@ class ExperimentReader {
         if (auto s = ReadString(*v, absl::StrCat("metadata.", key), &diagnostics_)) *field = *s;
       }
     }
-    f.Later("labels");
+    if (const YamlNode* labels = f.Get("labels")) {
+      if (auto v = ReadLabels(*labels, "metadata.labels", &diagnostics_)) out_->labels = *v;
+    }
     f.Finish();
   }
 
+  void ReadInventoryPath(const YamlNode& node) {
+    std::optional<std::string> v = ReadString(node, "inventory", &diagnostics_);
+    if (!v) return;
+    if (absl::StripAsciiWhitespace(*v).empty()) {
+      diagnostics_.Add(node.where, "inventory must be the path of an inventory file (relative to "
+                                   "this file), got \"\"");
+      return;
+    }
+    out_->inventory_path = ResolveNextTo(out_->path, *v);
+  }
+
   void ReadTargets(const YamlNode& node) {
-    targets_declared_ = true;
+    targets_.declared = true;
     if (!ExpectMapping(node, "targets", &diagnostics_)) return;
     Fields names(node, "targets", &diagnostics_);  // duplicate and non-string keys
     if (node.entries.empty()) {
@@ -164,8 +157,8 @@ class ExperimentReader {
                                    "use the embedded local agent)");
     }
     for (const auto& [key, value] : node.entries) {
-      if (!key.IsScalar() || target_names_.count(key.scalar)) continue;
-      target_names_.insert(key.scalar);
+      if (!key.IsScalar() || targets_.names.count(key.scalar)) continue;
+      targets_.names.insert(key.scalar);
       if (!IsName(key.scalar, /*allow_underscore=*/true)) {
         diagnostics_.Add(key.where,
                          absl::StrCat("target name ", Describe(key), " must be 1..",
@@ -181,346 +174,133 @@ class ExperimentReader {
   void ReadTarget(const YamlNode& key, const YamlNode& node) {
     const std::string context = absl::StrCat("target \"", key.scalar, "\"");
     if (!ExpectMapping(node, context, &diagnostics_)) return;
+    const size_t before = diagnostics_.size();
     Fields f(node, context, &diagnostics_);
-    Target target{.name = key.scalar, .agents = {}, .where = key.where};
-    bool ok = true;
-    if (const YamlNode* agents = f.Require("agents")) {
-      const std::string field = absl::StrCat(context, ": agents");
-      if (!ExpectSequence(*agents, field, &diagnostics_)) {
-        ok = false;
-      } else if (agents->items.empty()) {
-        diagnostics_.Add(agents->where, absl::StrCat(field, " must list at least one agent"));
-        ok = false;
-      }
-      for (size_t i = 0; agents->IsSequence() && i < agents->items.size(); ++i) {
-        const YamlNode& item = agents->items[i];
-        const std::string item_field = absl::StrCat(field, "[", i, "]");
-        std::optional<std::string> address = ReadString(item, item_field, &diagnostics_);
-        if (!address) {
-          ok = false;
-        } else if (!IsAgentAddress(*address)) {
-          diagnostics_.Add(item.where,
-                           absl::StrCat(item_field,
-                                        " must be host:port with port 1..65535 or unix:/path, "
-                                        "got ",
-                                        Describe(item)));
-          ok = false;
-        } else if (std::find(target.agents.begin(), target.agents.end(), *address) !=
-                   target.agents.end()) {
-          diagnostics_.Add(item.where, absl::StrCat(item_field, " lists agent ",
-                                                    Describe(item), " more than once"));
-          ok = false;
-        } else {
-          target.agents.push_back(*address);
-        }
-      }
-    } else {
-      ok = false;
+    Target target;
+    target.name = key.scalar;
+    target.where = key.where;
+    const YamlNode* agents = f.Get("agents");
+    const YamlNode* select = f.Get("select");
+    if (!agents && !select) {
+      diagnostics_.Add(node.where, absl::StrCat(context,
+                                                " needs agents (addresses) or select (inventory "
+                                                "labels; select: {} selects every agent)"));
+    } else if (agents && select) {
+      const YamlNode* second = SecondKey(f, "agents", "select");
+      diagnostics_.Add(second->where, absl::StrCat("agents and select cannot be used together "
+                                                   "in ",
+                                                   context, "; use one"));
     }
-    for (const char* later : {"select", "count", "percent", "all", "seed"}) f.Later(later);
+    if (agents) ReadTargetAgents(*agents, context, &target);
+    if (select) {
+      if (auto v = ReadLabels(*select, absl::StrCat(context, ": select"), &diagnostics_)) {
+        target.select = *v;
+      }
+    }
+    ReadBlastRadius(f, context, agents != nullptr && select == nullptr, &target);
+    f.Get("seed");
+    if (const YamlNode* seed = f.Key("seed")) {
+      diagnostics_.Add(seed->where, absl::StrCat("seed belongs at the top level of the "
+                                                 "experiment (seed: 42), not in ",
+                                                 context));
+    }
     f.Finish();
-    if (ok) out_->targets.emplace(target.name, std::move(target));
+    if (diagnostics_.size() == before) out_->targets.emplace(target.name, std::move(target));
   }
 
-  void ReadSteadyState(const YamlNode& node) {
-    if (!ExpectSequence(node, "steady_state", &diagnostics_)) return;
-    std::map<std::string, SourceLocation> seen;
-    for (size_t i = 0; i < node.items.size(); ++i) {
-      ReadProbe(node.items[i], i, &seen);
+  void ReadTargetAgents(const YamlNode& agents, const std::string& context, Target* target) {
+    const std::string field = absl::StrCat(context, ": agents");
+    if (!ExpectSequence(agents, field, &diagnostics_)) return;
+    if (agents.items.empty()) {
+      diagnostics_.Add(agents.where, absl::StrCat(field, " must list at least one agent"));
     }
-  }
-
-  void ReadProbe(const YamlNode& node, size_t index,
-                 std::map<std::string, SourceLocation>* seen) {
-    const std::string position = absl::StrCat("steady_state[", index, "]");
-    if (!ExpectMapping(node, position, &diagnostics_)) return;
-    // Name first so every later message can say which probe it is about.
-    std::string context = absl::StrCat("probe ", position);
-    Probe probe;
-    probe.where = node.where;
-    bool ok = true;
-    Fields f(node, context, &diagnostics_);
-    if (const YamlNode* name = f.Require("name")) {
-      std::optional<std::string> v = ReadString(*name, absl::StrCat(position, ".name"),
-                                                &diagnostics_);
-      if (!v) {
-        ok = false;
-      } else if (!IsName(*v, /*allow_underscore=*/true)) {
-        diagnostics_.Add(name->where,
-                         absl::StrCat("probe name must be 1..", kMaxNameLength,
-                                      " lowercase letters, digits, '-' and '_', starting with a "
-                                      "letter or digit, got ",
-                                      Describe(*name)));
-        ok = false;
+    for (size_t i = 0; i < agents.items.size(); ++i) {
+      const YamlNode& item = agents.items[i];
+      const std::string item_field = absl::StrCat(field, "[", i, "]");
+      std::optional<std::string> address = ReadString(item, item_field, &diagnostics_);
+      if (!address) continue;
+      if (!IsAgentAddress(*address)) {
+        diagnostics_.Add(item.where,
+                         absl::StrCat(item_field,
+                                      " must be host:port with port 1..65535 or unix:/path, "
+                                      "got ",
+                                      Describe(item)));
+      } else if (std::find(target->agents.begin(), target->agents.end(), *address) !=
+                 target->agents.end()) {
+        diagnostics_.Add(item.where, absl::StrCat(item_field, " lists agent ", Describe(item),
+                                                  " more than once"));
       } else {
-        probe.name = *v;
-        context = absl::StrCat("probe \"", *v, "\"");
-        auto [it, inserted] = seen->emplace(*v, name->where);
-        if (!inserted) {
-          diagnostics_.Add(name->where, absl::StrCat("duplicate probe name \"", *v,
-                                                     "\" (first at ", LineColumn(it->second),
-                                                     ")"));
-          ok = false;
-        }
-      }
-    } else {
-      ok = false;
-    }
-    const YamlNode* http = f.Get("http");
-    const YamlNode* tcp = f.Get("tcp");
-    const YamlNode* exec = f.Get("exec");
-    f.Later("prometheus");
-    f.Later("during");
-    std::vector<std::pair<std::string, const YamlNode*>> kinds;
-    for (const auto& [key, value] : node.entries) {
-      if (key.IsScalar() && (key.scalar == "http" || key.scalar == "tcp" || key.scalar == "exec")) {
-        kinds.emplace_back(key.scalar, &key);
+        target->agents.push_back(*address);
       }
     }
-    if (kinds.empty() && !f.Key("prometheus")) {
-      diagnostics_.Add(node.where, absl::StrCat(context, " needs one of http, tcp or exec"));
-      ok = false;
-    } else if (kinds.size() > 1) {
-      diagnostics_.Add(kinds[1].second->where,
-                       absl::StrCat(context, " has both ", kinds[0].first, " and ",
-                                    kinds[1].first, "; use one probe kind per entry"));
-      ok = false;
-    }
-    if (http) {
-      probe.kind = ProbeKind::kHttp;
-      ok &= ReadHttp(*http, context, &probe);
-    } else if (tcp) {
-      probe.kind = ProbeKind::kTcp;
-      ok &= ReadTcp(*tcp, context, &probe);
-    } else if (exec) {
-      probe.kind = ProbeKind::kExec;
-      ok &= ReadExec(*exec, context, &probe);
-    }
-    if (const YamlNode* timeout = f.Get("timeout")) {
-      if (auto v = ReadDuration(*timeout, absl::StrCat(context, ": timeout"), milliseconds(1),
-                                kMaxProbeTimeout, DurationRange(kMaxProbeTimeout),
-                                &diagnostics_)) {
-        probe.timeout = *v;
-      } else {
-        ok = false;
-      }
-    }
-    f.Finish();
-    if (ok) out_->steady_state.push_back(std::move(probe));
   }
 
-  bool ReadHttp(const YamlNode& node, const std::string& context, Probe* probe) {
-    const size_t before = diagnostics_.size();
-    if (!ExpectMapping(node, absl::StrCat(context, ": http"), &diagnostics_)) return false;
-    Fields f(node, absl::StrCat("http ", context), &diagnostics_);
-    if (const YamlNode* url = f.Require("url")) {
-      if (auto v = ReadString(*url, absl::StrCat(context, ": http.url"), &diagnostics_)) {
-        if (!absl::StartsWith(*v, "http://") || v->size() <= 7) {
-          diagnostics_.Add(url->where, absl::StrCat(context,
-                                                    ": http.url must start with http:// and name "
-                                                    "a host (https is not supported yet), got ",
-                                                    Describe(*url)));
-        } else {
-          probe->url = *v;
-        }
-      }
+  // count | percent | all (at most one; all when none). `explicit_agents`:
+  // the target lists agents, which a blast radius does not narrow.
+  void ReadBlastRadius(Fields& f, const std::string& context, bool explicit_agents,
+                       Target* target) {
+    const YamlNode* count = f.Get("count");
+    const YamlNode* percent = f.Get("percent");
+    const YamlNode* all = f.Get("all");
+    std::vector<std::string> present;
+    for (const auto& [key, node] : {std::pair{"count", count}, std::pair{"percent", percent},
+                                    std::pair{"all", all}}) {
+      if (node) present.push_back(key);
     }
-    if (const YamlNode* status = f.Get("status")) {
-      if (auto v = ReadInt(*status, absl::StrCat(context, ": http.status"), 100, 599,
-                           "an http status code 100..599", &diagnostics_)) {
-        probe->expect_status = static_cast<int>(*v);
-      }
+    if (present.empty()) return;
+    if (present.size() > 1) {
+      const YamlNode* second = SecondKey(f, present[0], present[1]);
+      const std::string listed =
+          present.size() == 2
+              ? absl::StrCat(present[0], " and ", present[1])
+              : absl::StrCat(present[0], ", ", present[1], " and ", present[2]);
+      diagnostics_.Add(second->where,
+                       absl::StrCat(listed, " cannot be used together in ", context, "; use one"));
     }
-    f.Finish();
-    return diagnostics_.size() == before;
-  }
-
-  bool ReadTcp(const YamlNode& node, const std::string& context, Probe* probe) {
-    const size_t before = diagnostics_.size();
-    if (!ExpectMapping(node, absl::StrCat(context, ": tcp"), &diagnostics_)) return false;
-    Fields f(node, absl::StrCat("tcp ", context), &diagnostics_);
-    if (const YamlNode* address = f.Require("address")) {
-      const std::string field = absl::StrCat(context, ": tcp.address");
-      if (auto v = ReadString(*address, field, &diagnostics_)) {
-        if (!IsHostPort(*v)) {
-          diagnostics_.Add(address->where,
-                           absl::StrCat(field, " must be host:port with port 1..65535, got ",
-                                        Describe(*address)));
-        } else {
-          probe->address = *v;
-        }
-      }
-    }
-    f.Finish();
-    return diagnostics_.size() == before;
-  }
-
-  bool ReadExec(const YamlNode& node, const std::string& context, Probe* probe) {
-    const size_t before = diagnostics_.size();
-    if (!ExpectMapping(node, absl::StrCat(context, ": exec"), &diagnostics_)) return false;
-    Fields f(node, absl::StrCat("exec ", context), &diagnostics_);
-    if (const YamlNode* command = f.Require("command")) {
-      const std::string field = absl::StrCat(context, ": exec.command");
-      if (auto v = ReadString(*command, field, &diagnostics_)) {
-        if (absl::StripAsciiWhitespace(*v).empty()) {
-          diagnostics_.Add(command->where, absl::StrCat(field, " must not be empty"));
-        } else {
-          probe->command = *v;
-        }
-      }
-    }
-    f.Finish();
-    return diagnostics_.size() == before;
-  }
-
-  void ReadMethod(const YamlNode& node) {
-    if (!ExpectSequence(node, "method", &diagnostics_)) return;
-    if (node.items.empty()) {
-      diagnostics_.Add(node.where, "method must have at least one step");
+    if (explicit_agents) {
+      diagnostics_.Add(f.Key(present[0])->where,
+                       absl::StrCat(present[0], " needs select: a blast radius chooses among "
+                                                "the inventory agents a selection matches, and ",
+                                    context, " lists its agents"));
       return;
     }
-    for (size_t i = 0; i < node.items.size(); ++i) ReadStep(node.items[i], i);
-  }
-
-  void ReadStep(const YamlNode& node, size_t index) {
-    const std::string position = absl::StrCat("method[", index, "]");
-    if (!ExpectMapping(node, position, &diagnostics_)) return;
-    static constexpr const char* kStepKinds[] = {"fault", "wait", "parallel", "serial", "pause"};
-    std::vector<const YamlNode*> kind_keys;
-    for (const auto& [key, value] : node.entries) {
-      if (!key.IsScalar()) continue;
-      const bool is_kind = std::find(std::begin(kStepKinds), std::end(kStepKinds),
-                                     key.scalar) != std::end(kStepKinds);
-      // A repeated key is reported as a duplicate by Fields, not as a second kind.
-      const bool repeated = std::any_of(kind_keys.begin(), kind_keys.end(),
-                                        [&](const YamlNode* k) { return k->scalar == key.scalar; });
-      if (is_kind && !repeated) {
-        kind_keys.push_back(&key);
+    if (count) {
+      if (auto v = ReadInt(*count, absl::StrCat(context, ": count"), 1, INT32_MAX,
+                           "an integer of at least 1", &diagnostics_)) {
+        target->radius = BlastRadius::kCount;
+        target->count = static_cast<int>(*v);
       }
     }
-    if (kind_keys.size() > 1) {
-      diagnostics_.Add(kind_keys[1]->where,
-                       absl::StrCat("method step has both \"", kind_keys[0]->scalar, "\" and \"",
-                                    kind_keys[1]->scalar, "\"; use one per step"));
+    if (percent) {
+      if (auto v = ReadNumber(*percent, absl::StrCat(context, ": percent"), 0, true, 100,
+                              "a number greater than 0 and at most 100", &diagnostics_)) {
+        target->radius = BlastRadius::kPercent;
+        target->percent = *v;
+      }
     }
-    const std::string kind = kind_keys.empty() ? "" : kind_keys[0]->scalar;
-    if (kind == "fault" && kind_keys.size() == 1) {
-      ReadFaultStep(node);
-      return;
-    }
-    if (kind == "wait" && kind_keys.size() == 1) {
-      ReadWaitStep(node);
-      return;
-    }
-    // Not a single readable kind: report what can be said about the keys.
-    Fields f(node, "method step", &diagnostics_);
-    f.Get("fault");
-    f.Get("wait");
-    f.Get("target");
-    f.Get("params");
-    f.Get("duration");
-    for (const char* later : {"parallel", "serial", "pause"}) f.Later(later);
-    if (kind_keys.empty()) {
-      diagnostics_.Add(node.where, "method step needs one of fault or wait");
-    }
-    f.Finish();
-  }
-
-  void ReadWaitStep(const YamlNode& node) {
-    Fields f(node, "wait step", &diagnostics_);
-    const YamlNode* wait = f.Get("wait");
-    f.Finish();
-    if (auto v = ReadDuration(*wait, "wait", milliseconds(1), kMaxStepDuration,
-                              DurationRange(kMaxStepDuration), &diagnostics_)) {
-      Step step;
-      step.kind = StepKind::kWait;
-      step.where = node.where;
-      step.duration = *v;
-      step.label = absl::StrCat("wait ", FormatDuration(*v));
-      out_->method.push_back(std::move(step));
+    if (all) {
+      std::optional<bool> v = ReadBool(*all, absl::StrCat(context, ": all"), &diagnostics_);
+      if (v && !*v) {
+        diagnostics_.Add(all->where, absl::StrCat(context,
+                                                  ": all must be true (omit it, or use count or "
+                                                  "percent), got false"));
+      }
     }
   }
 
-  void ReadFaultStep(const YamlNode& node) {
-    const size_t before = diagnostics_.size();
-    const YamlNode* fault = nullptr;
-    for (const auto& [key, value] : node.entries) {
-      if (key.IsScalar() && key.scalar == "fault") {
-        fault = &value;
-        break;
-      }
-    }
-    std::optional<std::string> kind = ReadString(*fault, "fault", &diagnostics_);
-    bool known_kind = false;
-    if (kind) {
-      const std::vector<std::string>& supported = SupportedFaultKinds();
-      known_kind = std::find(supported.begin(), supported.end(), *kind) != supported.end();
-      if (!known_kind && IsLaterFaultKind(*kind)) {
-        diagnostics_.Add(fault->where,
-                         absl::StrCat("fault kind \"", *kind,
-                                      "\" is not supported yet by this version of faultline"));
-      } else if (!known_kind) {
-        diagnostics_.Add(fault->where,
-                         absl::StrCat("unknown fault kind ", Describe(*fault), " (known: ",
-                                      absl::StrJoin(supported, ", "), ")"));
-      }
-    }
-    const std::string step_name = known_kind ? *kind : "fault";
-    Fields f(node, absl::StrCat(step_name, " step"), &diagnostics_);
-    f.Get("fault");
-
-    Step step;
-    step.kind = StepKind::kFault;
-    step.where = node.where;
-    if (known_kind) step.fault_kind = *kind;
-    const YamlNode* target = f.Get("target");
-    if (target) {
-      if (auto v = ReadString(*target, "target", &diagnostics_)) {
-        if (!targets_declared_) {
-          diagnostics_.Add(target->where,
-                           absl::StrCat("unknown target ", Describe(*target),
-                                        " (no targets are defined; remove target to use the "
-                                        "embedded local agent)"));
-        } else if (!target_names_.count(*v)) {
-          diagnostics_.Add(target->where, absl::StrCat("unknown target ", Describe(*target),
-                                                       " (known: ", KnownTargets(), ")"));
-        } else {
-          step.target = *v;
-        }
-      }
-    } else if (targets_declared_ && !target_names_.empty()) {
-      diagnostics_.Add(node.where, absl::StrCat("missing required field \"target\" in ",
-                                                f.context(), " (known: ", KnownTargets(), ")"));
-    }
-    if (const YamlNode* duration = f.Require("duration")) {
-      if (auto v = ReadDuration(*duration, absl::StrCat(step_name, ": duration"), milliseconds(1),
-                                kMaxStepDuration, DurationRange(kMaxStepDuration),
-                                &diagnostics_)) {
-        step.duration = *v;
-      }
-    }
-    if (const YamlNode* params = f.Require("params")) {
-      if (known_kind && ExpectMapping(*params, absl::StrCat(step_name, " params"), &diagnostics_)) {
-        if (std::optional<FaultParams> p =
-                ReadFaultParams(*kind, *params, step.duration, &diagnostics_)) {
-          step.spec = std::move(p->spec);
-          step.params_summary = std::move(p->summary);
-        }
-      }
-    }
-    f.Finish();
-    if (diagnostics_.size() != before) return;
-    step.label = step.target.empty() ? step.fault_kind
-                                     : absl::StrCat(step.fault_kind, " on ", step.target);
-    out_->method.push_back(std::move(step));
+  // Of two present keys, the one written second (where a conflict is
+  // reported).
+  static const YamlNode* SecondKey(const Fields& f, absl::string_view a, absl::string_view b) {
+    const YamlNode* ka = f.Key(a);
+    const YamlNode* kb = f.Key(b);
+    return std::tie(ka->where.line, ka->where.column) < std::tie(kb->where.line, kb->where.column)
+               ? kb
+               : ka;
   }
-
-  std::string KnownTargets() const { return absl::StrJoin(target_names_, ", "); }
 
   Experiment* out_;
   Diagnostics diagnostics_;
-  bool targets_declared_ = false;
-  std::set<std::string> target_names_;  // every key of `targets`, even invalid ones
+  DeclaredTargets targets_;
 };
 
 }  // namespace
@@ -563,45 +343,13 @@ absl::StatusOr<Experiment> ParseExperiment(const std::string& yaml_text,
   if (std::optional<YamlNode> root = ParseYaml(yaml_text, file_name, &found)) {
     reader.Read(*root);
   }
-  if (found.empty()) return experiment;
-  std::stable_sort(found.begin(), found.end(), [](const Diagnostic& a, const Diagnostic& b) {
-    return std::tie(a.where.line, a.where.column) < std::tie(b.where.line, b.where.column);
-  });
-  std::string message = found.front().ToString();
-  if (found.size() > 1) {
-    absl::StrAppend(&message, " (and ", found.size() - 1, " more problem",
-                    found.size() > 2 ? "s" : "", ")");
-  }
-  if (diagnostics != nullptr) {
-    diagnostics->insert(diagnostics->end(), found.begin(), found.end());
-  }
-  return absl::InvalidArgumentError(message);
+  FL_RETURN_IF_ERROR(FinishDiagnostics(found, diagnostics));
+  return experiment;
 }
 
 absl::StatusOr<Experiment> LoadExperiment(const std::string& path,
                                           std::vector<Diagnostic>* diagnostics) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                       &std::fclose);
-  if (!file) return ErrnoToStatus(errno, absl::StrCat("open ", path));
-  std::string text;
-  char buffer[64 * 1024];
-  while (true) {
-    const size_t n = std::fread(buffer, 1, sizeof(buffer), file.get());
-    text.append(buffer, n);
-    if (text.size() > kMaxFileBytes) {
-      Diagnostic too_big{{path, 0, 0}, "experiment file is larger than 1 MiB"};
-      if (diagnostics != nullptr) diagnostics->push_back(too_big);
-      return absl::InvalidArgumentError(too_big.ToString());
-    }
-    if (n < sizeof(buffer)) break;
-  }
-  if (std::ferror(file.get())) {
-    const int error = errno;
-    if (error == EISDIR) {
-      return absl::InvalidArgumentError(absl::StrCat("read ", path, ": is a directory"));
-    }
-    return ErrnoToStatus(error, absl::StrCat("read ", path));
-  }
+  FL_ASSIGN_OR_RETURN(std::string text, ReadSpecFile(path, "experiment", diagnostics));
   return ParseExperiment(text, path, diagnostics);
 }
 

@@ -12,7 +12,10 @@
 // extensions of the README (inventory, blast radius, parallel/serial/pause
 // steps, ramps, flaps, rollback, during-probes, abort_when). Keys that belong
 // to later versions (timeline, expect, kind Drill) are recognised and
-// rejected with "... is not supported yet by this version of faultline".
+// rejected with "... is not supported yet by this version of faultline";
+// `schedule` is refused with a pointer to the serve config, where schedules
+// live. The readers' headers spell out each section's rules: probe_reader.h
+// (steady_state, abort_when, rollback), step_reader.h (method), ramp.h.
 //
 // All types are plain values, copyable, not thread-safe for concurrent
 // mutation; the functions are pure apart from LoadExperiment's file read.
@@ -117,7 +120,7 @@ struct Probe {
 // abort and need no entry.)
 struct AbortCondition {
   std::string probe{};  // names a Probe with during: true
-  int failures = 1;     // consecutive, >= 1
+  int failures = 1;     // consecutive, >= 1; YAML default: the probe's failures
   SourceLocation where{};
 };
 
@@ -182,7 +185,9 @@ enum class PauseTimeout { kAbort, kContinue };
 struct Step {
   StepKind kind = StepKind::kWait;
   SourceLocation where{};
-  std::string label{};  // "cpu.pressure on db", "cpu.pressure" (local), "wait 30s", "parallel (2)"
+  // "cpu.pressure on db", "cpu.pressure on web, db", "cpu.pressure" (local),
+  // "wait 30s", "parallel (2 steps)", "serial (1 step)", "pause (timeout 10m)"
+  std::string label{};
   // kFault:
   std::string fault_kind{};      // catalogue name, "cpu.pressure"
   std::string target{};          // first of `targets` ("" = embedded local agent)
@@ -227,7 +232,9 @@ struct Experiment {
 
 // The fleet: every agent a controller may talk to, by name.
 struct InventoryAgent {
-  std::string name{};     // unique, shown in plan/run/halt output
+  // unique, shown in plan/run/halt output: 1..253 of [a-z0-9._-], starting
+  // with a letter or digit (host names fit); "embedded" is reserved
+  std::string name{};
   std::string address{};  // "host:port", "[v6]:port" or "unix:/path"
   std::map<std::string, std::string> labels{};
   SourceLocation where{};
@@ -237,7 +244,8 @@ struct Inventory {
   std::string path{};
   std::vector<InventoryAgent> agents{};  // in file order
   int max_targets = 0;  // 0 = no limit; plans touching more hosts are refused
-  // `tls:` is reserved for mutual TLS settings (a later version).
+  // `tls:` is reserved for mutual TLS settings (a later version): `tls: {}`
+  // is accepted, any setting in it is refused so nobody believes it applies.
 };
 
 // Parses an inventory file's text (`agents: [{name, address, labels}]`,

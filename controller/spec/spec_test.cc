@@ -296,16 +296,12 @@ std::vector<BadCase> BadCases() {
       {"UnknownTopLevelFieldWithSuggestion", absl::StrCat(kHead, "  - wait: 1s\nstedy_state: []\n"),
        {"x.yaml:6:1: unknown field \"stedy_state\" in experiment (did you mean "
         "\"steady_state\"?)"}},
-      {"LaterTopLevelFields",
-       absl::StrCat(kHead,
-                    "  - wait: 1s\ninventory: inv.yaml\nabort_when: []\nschedule: {cron: x}\n"
-                    "rollback: []\ntimeline: []\nexpect: {}\n"),
-       {"x.yaml:6:1: \"inventory\" is not supported yet by this version of faultline",
-        "x.yaml:7:1: \"abort_when\" is not supported yet by this version of faultline",
-        "x.yaml:8:1: \"schedule\" is not supported yet by this version of faultline",
-        "x.yaml:9:1: \"rollback\" is not supported yet by this version of faultline",
-        "x.yaml:10:1: \"timeline\" is not supported yet by this version of faultline",
-        "x.yaml:11:1: \"expect\" is not supported yet by this version of faultline"}},
+      {"LaterAndMisplacedTopLevelFields",
+       absl::StrCat(kHead, "  - wait: 1s\nschedule: {cron: x}\ntimeline: []\nexpect: {}\n"),
+       {"x.yaml:6:1: \"schedule\" is not supported in an experiment: schedules belong in the "
+        "faultline serve config (faultline serve --config FILE)",
+        "x.yaml:7:1: \"timeline\" is not supported yet by this version of faultline",
+        "x.yaml:8:1: \"expect\" is not supported yet by this version of faultline"}},
       {"DuplicateTopLevelField", absl::StrCat(kHead, "  - wait: 1s\nkind: Experiment\n"),
        {"x.yaml:6:1: duplicate field \"kind\" in experiment (first at 2:1)"}},
       // --- metadata -------------------------------------------------------------
@@ -348,10 +344,10 @@ std::vector<BadCase> BadCases() {
         "x.yaml:8:30: target \"db\": agents[2] must be host:port with port 1..65535 or "
         "unix:/path, got \"unix:run/a.sock\"",
         "x.yaml:8:56: target \"db\": agents[4] lists agent \"h:1\" more than once"}},
-      {"TargetNeedsAgents",
-       absl::StrCat(kHead, "  - wait: 1s\ntargets:\n  db: {select: {role: db}}\n  Web: {agents: []}\n"),
-       {"x.yaml:7:7: missing required field \"agents\" in target \"db\"",
-        "x.yaml:7:8: \"select\" is not supported yet by this version of faultline",
+      {"TargetNeedsAgentsOrSelect",
+       absl::StrCat(kHead, "  - wait: 1s\ntargets:\n  db: {count: 1}\n  Web: {agents: []}\n"),
+       {"x.yaml:7:7: target \"db\" needs agents (addresses) or select (inventory labels; "
+        "select: {} selects every agent)",
         "x.yaml:8:3: target name \"Web\" must be 1..63 lowercase letters, digits, '-' and '_', "
         "starting with a letter or digit"}},
       // --- steady_state ---------------------------------------------------------
@@ -361,7 +357,7 @@ std::vector<BadCase> BadCases() {
        {"x.yaml:9:5: probe \"p\" has both http and tcp; use one probe kind per entry"}},
       {"ProbeWithoutKind",
        absl::StrCat(kHead, "  - wait: 1s\nsteady_state:\n  - {name: p, timeout: 1s}\n"),
-       {"x.yaml:7:5: probe \"p\" needs one of http, tcp or exec"}},
+       {"x.yaml:7:5: probe \"p\" needs one of http, tcp, exec or prometheus"}},
       {"DuplicateProbeNames",
        absl::StrCat(kHead, "  - wait: 1s\nsteady_state:\n  - {name: p, exec: {command: \"true\"}}\n"
                            "  - {name: p, tcp: {address: \"h:1\"}}\n"),
@@ -391,13 +387,14 @@ std::vector<BadCase> BadCases() {
       {"EmptyMethod",
        "apiVersion: faultline/v1\nkind: Experiment\nmetadata: {name: t}\nmethod: []\n",
        {"x.yaml:4:9: method must have at least one step"}},
-      {"LaterStepKinds",
+      {"EmptyBlocksAndPause",
        absl::StrCat(kHead, "  - parallel: []\n  - serial: []\n  - pause: {}\n"),
-       {"x.yaml:5:5: \"parallel\" is not supported yet by this version of faultline",
-        "x.yaml:6:5: \"serial\" is not supported yet by this version of faultline",
-        "x.yaml:7:5: \"pause\" is not supported yet by this version of faultline"}},
+       {"x.yaml:5:15: parallel must list at least 2 steps, got 0 (a single step needs no "
+        "parallel)",
+        "x.yaml:6:13: serial must list at least one step",
+        "x.yaml:7:12: missing required field \"timeout\" in pause"}},
       {"StepWithoutKind", WithStep("{falut: cpu.pressure, duration: 1s}"),
-       {"x.yaml:5:5: method step needs one of fault or wait",
+       {"x.yaml:5:5: method step needs one of fault, wait, parallel, serial or pause",
         "x.yaml:5:6: unknown field \"falut\" in method step (did you mean \"fault\"?)"}},
       {"StepWithTwoKinds", WithStep("{fault: cpu.pressure, wait: 1s}"),
        {"x.yaml:5:27: method step has both \"fault\" and \"wait\"; use one per step"}},
