@@ -19,6 +19,7 @@
 #include "common/logging.h"
 #include "common/units.h"
 #include "common/version.h"
+#include "controller/cli/plan_command.h"
 #include "controller/probes/probe.h"
 #include "controller/report/report.h"
 #include "controller/run/embedded_agent.h"
@@ -35,6 +36,7 @@ constexpr char kUsage[] = R"(usage: faultline COMMAND [options]
 
 commands:
   validate FILE...          check experiments; every problem as FILE:LINE:COL: message
+  plan FILE                 which fault goes to which host, when, with which engine (asks the agents)
   run FILE                  run an experiment (embedded local agent unless it names agents)
   runs                      list recorded runs, newest first
   show RUN                  a run's timeline
@@ -355,6 +357,7 @@ int Main(int argc, char** argv) {
   std::string command = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "validate") return Validate(args);
+  if (command == "plan") return PlanCommand(args);
   if (command == "run") return Run(args);
   if (command == "runs") return Runs(args);
   if (command == "show") return Render(args, /*report=*/false);
