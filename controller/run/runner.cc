@@ -1,9 +1,18 @@
 #include "controller/run/runner.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/units.h"
+#include "controller/probes/action.h"
 #include "controller/probes/probe.h"
+#include "controller/run/control_events.h"
+#include "controller/run/fan_out.h"
 #include "google/protobuf/util/json_util.h"
 #include "spdlog/spdlog.h"
 
@@ -12,11 +21,21 @@ namespace {
 
 using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
+using TimePoint = SteadyClock::time_point;
 
 int64_t NowUnixMs() {
   return std::chrono::duration_cast<milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// Time left until `t`, rounded up so a wait never ends just short of it.
+milliseconds Until(TimePoint t) {
+  return std::max(milliseconds(0), std::chrono::ceil<milliseconds>(t - SteadyClock::now()));
+}
+
+int64_t MsBetween(TimePoint from, TimePoint to) {
+  return std::chrono::duration_cast<milliseconds>(to - from).count();
 }
 
 nlohmann::json ToJson(const google::protobuf::Message& message) {
@@ -37,14 +56,117 @@ std::string CodeName(const absl::Status& status) {
   return absl::StatusCodeToString(status.code());
 }
 
+const char* StepKindName(StepKind kind) {
+  switch (kind) {
+    case StepKind::kFault:
+      return "fault";
+    case StepKind::kWait:
+      return "wait";
+    case StepKind::kParallel:
+      return "parallel";
+    case StepKind::kSerial:
+      return "serial";
+    case StepKind::kPause:
+      return "pause";
+  }
+  return "step";
+}
+
+const char* PolicyName(RollbackPolicy policy) {
+  switch (policy) {
+    case RollbackPolicy::kAlways:
+      return "always";
+    case RollbackPolicy::kOnDeviation:
+      return "on-deviation";
+    case RollbackPolicy::kNeverForKills:
+      return "never-for-kills";
+  }
+  return "always";
+}
+
+nlohmann::json ProbeData(const Probe& probe, const std::string& phase, const ProbeResult& r) {
+  nlohmann::json d = {{"probe", probe.name},
+                      {"kind", ProbeKindName(probe.kind)},
+                      {"phase", phase},
+                      {"ok", r.ok},
+                      {"latency_ms", static_cast<double>(r.latency.count()) / 1000.0},
+                      {"latency_us", r.latency.count()},
+                      {"detail", r.detail},
+                      {"error", r.error}};
+  if (r.value.has_value()) d["value"] = *r.value;
+  return d;
+}
+
+uint64_t RandomSeed() {
+  std::random_device device;
+  return (static_cast<uint64_t>(device()) << 32) | device();
+}
+
+bool StepsNeedEmbedded(const std::vector<Step>& steps) {
+  for (const Step& step : steps) {
+    if (step.kind == StepKind::kFault && step.targets.empty() && step.target.empty()) return true;
+    if (StepsNeedEmbedded(step.steps)) return true;
+  }
+  return false;
+}
+
+// Every planned fault, depth first, for the "plan" event.
+void CollectFaults(const std::vector<PlannedStep>& steps,
+                   const std::function<std::string(const std::string&)>& host_name,
+                   nlohmann::json* out) {
+  for (const PlannedStep& step : steps) {
+    for (const PlannedFault& f : step.faults) {
+      nlohmann::json fault = {{"step", step.path},
+                              {"path", step.path},
+                              {"agent", host_name(f.agent)},
+                              {"group", f.group},
+                              {"kind", step.step->fault_kind},
+                              {"fault_id", f.request.fault_id()},
+                              {"summary", step.step->params_summary},
+                              {"offset_ms", step.offset.count()},
+                              {"duration_ms", step.step->duration.count()}};
+      if (step.step->ramp) fault["ramp_phases"] = step.step->ramp->specs.size();
+      if (step.step->flap) {
+        fault["flap"] = {{"on_ms", step.step->flap->on.count()},
+                         {"off_ms", step.step->flap->off.count()}};
+      }
+      out->push_back(std::move(fault));
+    }
+    CollectFaults(step.children, host_name, out);
+  }
+}
+
 }  // namespace
 
+bool NeedsEmbeddedAgent(const Experiment& experiment) {
+  if (experiment.targets.empty()) return true;
+  return StepsNeedEmbedded(experiment.method);
+}
+
 struct Runner::Active {
-  std::string agent;
+  std::string agent;  // plan agent name
   std::string kind;
-  std::string target;
+  std::string group;
   std::string fault_id;
+  std::string path;
+  int phase = -1;
   bool reversible = true;
+  bool unknown = false;  // Apply's outcome is unknown (deadline, unavailable)
+};
+
+struct Runner::Phase {
+  int index = -1;  // -1: the step's own fault id; k: "<id>.<k>"
+  int count = 0;   // ramp: number of phases
+  const char* mode = "";  // "", "ramp", "flap"
+  const v1::FaultSpec* spec = nullptr;
+  std::string summary;
+  milliseconds duration{0};
+};
+
+struct Runner::Gate {
+  int64_t open_seq = -1;  // seq of this gate's "gate.waiting" event, once seen
+  bool continued = false;
+  std::string by;
 };
 
 Runner::Runner(const Experiment& experiment, JournalStore* store, StopSignal* stop,
@@ -74,185 +196,628 @@ void Runner::Record(const std::string& type, nlohmann::json data) {
   if (on_event_) on_event_(event);
 }
 
-void Runner::Abort(const std::string& reason) {
-  std::lock_guard lock(abort_mu_);
-  if (abort_reason_.empty()) abort_reason_ = reason;
+void Runner::Abort(const std::string& reason, const std::string& condition, TimePoint triggered,
+                   nlohmann::json extra) {
+  {
+    std::lock_guard lock(abort_mu_);
+    if (!abort_reason_.empty()) {
+      stop_->Stop(reason);
+      return;
+    }
+    abort_reason_ = reason;
+    abort_condition_ = condition;
+    abort_triggered_ = triggered;
+  }
+  nlohmann::json data = {{"reason", reason},
+                         {"condition", condition},
+                         {"triggered_unix_ms", NowUnixMs() - MsBetween(triggered, SteadyClock::now())}};
+  if (extra.is_object()) data.update(extra);
+  Record("abort", std::move(data));
   stop_->Stop(reason);
+}
+
+std::string Runner::HostName(const std::string& agent) const {
+  return agent == kEmbeddedAgent ? "local" : agent;
 }
 
 AgentClient& Runner::ClientFor(const std::string& agent) { return *clients_.at(agent); }
 
 bool Runner::ConnectAgents() {
-  bool ok = true;
-  for (auto& [agent, client] : clients_) {
-    auto caps = client->Capabilities();
+  const std::vector<std::string>& agents = plan_->agents;
+  std::vector<std::string> failures(agents.size());
+  FanOut(agents.size(), options_.max_parallel_calls, [&](size_t i) {
+    AgentClient& client = ClientFor(agents[i]);
+    auto caps = client.Capabilities();
     if (!caps.ok()) {
-      Record("agent.unreachable", {{"agent", client->name()},
-                                   {"address", client->address()},
+      failures[i] = absl::StrCat(client.name(), ": ", CodeName(caps.status()), ": ",
+                                 caps.status().message());
+      Record("agent.unreachable", {{"agent", client.name()},
+                                   {"address", client.address()},
                                    {"error", std::string(caps.status().message())},
                                    {"code", CodeName(caps.status())}});
-      ok = false;
-      continue;
+      return;
     }
-    Record("agent.ready", {{"agent", client->name()},
-                           {"address", client->address()},
+    Record("agent.ready", {{"agent", client.name()},
+                           {"address", client.address()},
                            {"version", caps->agent_version()},
                            {"hostname", caps->hostname()},
                            {"kernel", caps->kernel()}});
+  });
+  std::vector<std::string> failed;
+  nlohmann::json hosts = nlohmann::json::object();
+  for (size_t i = 0; i < agents.size(); ++i) {
+    if (failures[i].empty()) continue;
+    failed.push_back(failures[i]);
+    hosts[HostName(agents[i])] = failures[i];
   }
-  return ok;
+  if (failed.empty()) return true;
+  Abort(absl::StrCat(failed.size() == 1 ? "an agent is" : "agents are",
+                     " unreachable; nothing was injected: ", absl::StrJoin(failed, "; ")),
+        "agent.unreachable", SteadyClock::now(), {{"hosts", hosts}});
+  return false;
 }
 
 bool Runner::CheckSteadyState(const std::string& phase) {
   bool held = true;
   for (const Probe& probe : experiment_.steady_state) {
-    ProbeResult result = RunProbe(probe);
-    held = held && result.ok;
-    Record("probe.result", {{"probe", probe.name},
-                            {"phase", phase},
-                            {"ok", result.ok},
-                            {"latency_ms", result.latency.count() / 1000.0},
-                            {"detail", result.detail},
-                            {"error", result.error}});
+    if (phase == "before" ? !probe.before : !probe.after) continue;
+    // Tolerance: the probe holds if one of `failures` attempts passes.
+    const int attempts = std::max(1, probe.failures);
+    bool ok = false;
+    for (int attempt = 1; attempt <= attempts && !ok; ++attempt) {
+      if (attempt > 1 && stop_->WaitFor(probe.interval)) break;
+      ProbeResult result = RunProbe(probe);
+      ok = result.ok;
+      nlohmann::json data = ProbeData(probe, phase, result);
+      if (attempts > 1) {
+        data["attempt"] = attempt;
+        data["attempts"] = attempts;
+      }
+      Record("probe.result", std::move(data));
+    }
+    held = held && ok;
   }
   return held;
 }
 
-void Runner::RevertFault(Active& fault, const std::string& reason) {
-  auto response = ClientFor(fault.agent).Revert(fault.fault_id);
-  if (!response.ok()) {
-    // The agent still holds its TTL and our lease; it will revert on its own,
-    // but this run cannot claim to have left nothing behind.
-    revert_failed_ = true;
-    Record("fault.revert_failed", {{"fault_id", fault.fault_id},
-                                   {"kind", fault.kind},
-                                   {"agent", ClientFor(fault.agent).name()},
-                                   {"error", std::string(response.status().message())},
-                                   {"code", CodeName(response.status())}});
-    return;
+void Runner::DuringProbe(const Probe& probe) {
+  std::vector<const AbortCondition*> conditions;
+  for (const AbortCondition& c : experiment_.abort_when) {
+    if (c.probe == probe.name) conditions.push_back(&c);
   }
-  Record("fault.reverted",
-         {{"fault_id", fault.fault_id},
-          {"kind", fault.kind},
-          {"agent", ClientFor(fault.agent).name()},
-          {"reason", response->was_active() ? reason
-                     : response->fault().revert_reason().empty()
-                         ? "already reverted by the agent"
-                         : absl::StrCat(response->fault().revert_reason(), " (by the agent)")},
-          {"reversible", fault.reversible},
-          {"observed", Observed(response->fault())}});
+  const int tolerance = std::max(1, probe.failures);
+  int consecutive = 0;
+  bool deviated = false;  // this failure streak has been reported
+  TimePoint next = SteadyClock::now();
+  while (!probes_stop_.stopped()) {
+    if (probes_stop_.WaitFor(Until(next))) return;
+    ProbeResult result = RunProbe(probe);
+    const TimePoint at = SteadyClock::now();
+    if (probes_stop_.stopped()) return;  // the method ended while it ran
+    consecutive = result.ok ? 0 : consecutive + 1;
+    nlohmann::json data = ProbeData(probe, "during", result);
+    data["consecutive_failures"] = consecutive;
+    Record("probe.result", std::move(data));
+    if (result.ok) {
+      deviated = false;
+    } else if (!deviated && consecutive >= tolerance) {
+      deviated = true;
+      {
+        std::lock_guard lock(deviation_mu_);
+        deviated_probes_.insert(probe.name);
+      }
+      Record("probe.deviated", {{"probe", probe.name},
+                                {"consecutive_failures", consecutive},
+                                {"failures", tolerance},
+                                {"error", result.error}});
+    }
+    for (const AbortCondition* c : conditions) {
+      if (consecutive != c->failures) continue;
+      Abort(absl::StrCat("abort_when: probe ", probe.name, " failed ", c->failures,
+                         c->failures == 1 ? " time" : " times in a row"),
+            "abort_when", at,
+            {{"probe", probe.name}, {"failures", c->failures}, {"error", result.error}});
+    }
+    next += probe.interval;
+    if (next < SteadyClock::now()) next = SteadyClock::now();
+  }
 }
 
-void Runner::RevertAll(const std::string& reason) {
-  // Newest first: undo in the reverse order of injection.
-  for (auto it = active_.rbegin(); it != active_.rend(); ++it) RevertFault(**it, reason);
-  active_.clear();
+void Runner::ControlLoop() {
+  int64_t last_seq = 0;
+  bool stop_handled = false;
+  while (!control_stop_.stopped()) {
+    if (stop_handled) {
+      control_stop_.WaitFor(std::chrono::hours(1));
+      continue;
+    }
+    if (stop_->WaitFor(options_.control_poll)) {
+      // Whatever stopped the run (Ctrl-C, an abort, a failed step): revert
+      // now, while the steps unwind; Run() reverts again once they have.
+      stop_handled = true;
+      std::string reason = stop_->reason();
+      Abort(reason.empty() ? "stopped" : reason, "stop", SteadyClock::now());
+      probes_stop_.Stop("run stopped");
+      {
+        std::lock_guard lock(gate_mu_);
+        gates_cancelled_ = true;
+      }
+      gate_cv_.notify_all();
+      RevertAll("abort");
+      continue;
+    }
+    auto events = store_->Events(run_id_);
+    if (!events.ok()) {
+      spdlog::warn("journal poll failed run={} error={}", run_id_, events.status().ToString());
+      continue;
+    }
+    for (const Event& e : *events) {
+      if (e.seq <= last_seq) continue;
+      last_seq = e.seq;
+      if (e.type == kEventAbortRequested) {
+        std::string by = e.data.is_object() ? e.data.value("by", "") : "";
+        std::string why = e.data.is_object() ? e.data.value("reason", "") : "";
+        // The request's own time is when the condition became true.
+        TimePoint at = SteadyClock::now() - milliseconds(std::max<int64_t>(0, NowUnixMs() - e.unix_ms));
+        Abort(absl::StrCat("abort requested", by.empty() ? "" : " by " + by,
+                           why.empty() ? "" : ": " + why),
+              "external", at, {{"by", by}, {"requested_seq", e.seq}});
+      } else if (e.type == "gate.waiting" || e.type == kEventContinue) {
+        std::string path = e.data.is_object() ? e.data.value("path", "") : "";
+        std::string gate = e.data.is_object() ? e.data.value("gate", "") : "";
+        std::lock_guard lock(gate_mu_);
+        if (e.type == "gate.waiting") {
+          auto it = gates_.find(path);
+          if (it != gates_.end() && it->second->open_seq < 0) it->second->open_seq = e.seq;
+          continue;
+        }
+        bool opened = false;
+        for (auto& [gate_path, g] : gates_) {
+          if (g->open_seq < 0 || g->continued || e.seq <= g->open_seq) continue;
+          if (!gate.empty() && gate != gate_path) continue;
+          g->continued = true;
+          g->by = e.data.is_object() ? e.data.value("by", "") : "";
+          opened = true;
+        }
+        if (opened) gate_cv_.notify_all();
+      }
+    }
+  }
 }
 
-bool Runner::RunFaultStep(const PlannedStep& step) {
+void Runner::RenewLease(const std::string& agent) {
+  AgentClient& client = ClientFor(agent);
+  TimePoint last_ok = SteadyClock::now();
+  const milliseconds period = std::max(milliseconds(100), options_.lease_ttl / 3);
+  while (!lease_stop_.WaitFor(period)) {
+    auto renewed = client.RenewLease(run_id_, options_.lease_ttl);
+    if (renewed.ok()) {
+      last_ok = SteadyClock::now();
+      continue;
+    }
+    bool expired = renewed.status().code() == absl::StatusCode::kFailedPrecondition ||
+                   SteadyClock::now() - last_ok > options_.lease_ttl;
+    spdlog::warn("lease renewal failed run={} agent={} error={}", run_id_, client.name(),
+                 renewed.status().ToString());
+    if (expired) {
+      Record("lease.lost", {{"agent", client.name()},
+                            {"error", std::string(renewed.status().message())}});
+      Abort(absl::StrCat("lease lost on ", client.name()), "lease.lost", SteadyClock::now(),
+            {{"agent", client.name()}});
+      return;
+    }
+  }
+}
+
+bool Runner::RunSteps(const std::vector<PlannedStep>& steps) {
+  for (const PlannedStep& step : steps) {
+    if (!RunStep(step)) return false;
+  }
+  return true;
+}
+
+bool Runner::RunStep(const PlannedStep& step) {
+  if (stop_->stopped()) return false;
   const Step& spec = *step.step;
-  for (const PlannedFault& planned : step.faults) {
-    if (stop_->stopped()) return false;  // the big red stop injects nothing new
+  Record("step.started", {{"index", step.path},
+                          {"path", step.path},
+                          {"kind", StepKindName(spec.kind)},
+                          {"label", spec.label}});
+  switch (spec.kind) {
+    case StepKind::kFault:
+      return RunFaultStep(step);
+    case StepKind::kWait:
+      if (options_.dry_run) return true;
+      if (stop_->WaitFor(spec.duration)) return false;
+      Record("wait.finished", {{"path", step.path}, {"duration_ms", spec.duration.count()}});
+      return true;
+    case StepKind::kSerial:
+      return RunSteps(step.children);
+    case StepKind::kParallel:
+      return RunParallel(step);
+    case StepKind::kPause:
+      return RunPause(step);
+  }
+  return true;
+}
+
+bool Runner::RunParallel(const PlannedStep& step) {
+  std::vector<char> ok(step.children.size(), 0);
+  std::vector<std::thread> branches;
+  branches.reserve(step.children.size());
+  for (size_t i = 0; i < step.children.size(); ++i) {
+    branches.emplace_back([this, &step, &ok, i] { ok[i] = RunStep(step.children[i]) ? 1 : 0; });
+  }
+  for (std::thread& t : branches) t.join();
+  bool all = std::all_of(ok.begin(), ok.end(), [](char c) { return c != 0; });
+  if (!all && !stop_->stopped()) {
+    // Every failing path aborts already; this keeps "one fails, all stop" true.
+    Abort(absl::StrCat("step ", step.path, " (parallel): a branch failed"), "step.failed",
+          SteadyClock::now(), {{"path", step.path}});
+  }
+  return all && !stop_->stopped();
+}
+
+bool Runner::RunPause(const PlannedStep& step) {
+  const Step& spec = *step.step;
+  const char* on_timeout = spec.on_timeout == PauseTimeout::kAbort ? "abort" : "continue";
+  if (options_.dry_run) {
+    Record("gate.skipped", {{"path", step.path}, {"message", spec.message}, {"reason", "dry run"}});
+    return true;
+  }
+  Gate* gate = nullptr;
+  {
+    std::lock_guard lock(gate_mu_);
+    auto& slot = gates_[step.path];
+    slot = std::make_unique<Gate>();
+    gate = slot.get();
+  }
+  const TimePoint opened = SteadyClock::now();
+  Record("gate.waiting", {{"path", step.path},
+                          {"message", spec.message},
+                          {"timeout_ms", spec.duration.count()},
+                          {"on_timeout", on_timeout},
+                          {"continue_with", absl::StrCat("faultline continue ", run_id_)}});
+  bool continued = false;
+  std::string by;
+  {
+    std::unique_lock lock(gate_mu_);
+    gate_cv_.wait_until(lock, opened + spec.duration,
+                        [&] { return gate->continued || gates_cancelled_; });
+    continued = gate->continued;
+    by = gate->by;
+  }
+  if (continued) {
+    Record("gate.continued", {{"path", step.path},
+                              {"by", by},
+                              {"waited_ms", MsBetween(opened, SteadyClock::now())}});
+    return true;
+  }
+  if (stop_->stopped()) return false;
+  Record("gate.timeout",
+         {{"path", step.path}, {"timeout_ms", spec.duration.count()}, {"on_timeout", on_timeout}});
+  if (spec.on_timeout == PauseTimeout::kContinue) return true;
+  Abort(absl::StrCat("pause gate timed out (step ", step.path, " after ",
+                     FormatDuration(spec.duration), ")"),
+        "gate.timeout", SteadyClock::now(), {{"path", step.path}});
+  return false;
+}
+
+bool Runner::ApplyOnHosts(const PlannedStep& step, const Phase& phase,
+                          std::vector<std::string>* ids) {
+  const Step& spec = *step.step;
+  const size_t n = step.faults.size();
+  std::vector<std::string> fault_ids(n);
+  std::vector<absl::Status> errors(n);
+  FanOut(n, options_.max_parallel_calls, [&](size_t i) {
+    const PlannedFault& planned = step.faults[i];
+    v1::ApplyRequest request = planned.request;
+    if (phase.index >= 0) {
+      const uint64_t grace = request.ttl_ms() > request.duration_ms()
+                                 ? request.ttl_ms() - request.duration_ms()
+                                 : 0;
+      const uint64_t duration = static_cast<uint64_t>(std::max<int64_t>(1, phase.duration.count()));
+      request.set_fault_id(absl::StrCat(planned.request.fault_id(), ".", phase.index));
+      *request.mutable_spec() = *phase.spec;
+      request.set_duration_ms(duration);
+      request.set_ttl_ms(duration + grace);
+    }
+    fault_ids[i] = request.fault_id();
+    if (stop_->stopped()) return;  // the big red stop injects nothing new
     AgentClient& client = ClientFor(planned.agent);
-    auto response = client.Apply(planned.request);
+    Active active;
+    active.agent = planned.agent;
+    active.kind = spec.fault_kind;
+    active.group = planned.group;
+    active.fault_id = request.fault_id();
+    active.path = step.path;
+    active.phase = phase.index;
+    auto response = client.Apply(request);
+    nlohmann::json data = {{"fault_id", request.fault_id()},
+                           {"kind", spec.fault_kind},
+                           {"agent", client.name()},
+                           {"step", step.path},
+                           {"path", step.path}};
+    if (phase.index >= 0) {
+      data["phase"] = phase.index;
+      if (phase.count > 0) data["phases"] = phase.count;
+      data[phase.mode] = phase.mode == std::string("flap") ? nlohmann::json("on")
+                                                           : nlohmann::json(spec.ramp->param);
+    }
     if (!response.ok()) {
+      errors[i] = response.status();
       const absl::StatusCode code = response.status().code();
       if (!options_.dry_run && (code == absl::StatusCode::kDeadlineExceeded ||
                                 code == absl::StatusCode::kUnavailable ||
                                 code == absl::StatusCode::kCancelled)) {
         // Outcome unknown: the agent may have applied it after we gave up.
         // Reverting an id the agent never applied succeeds, so track it.
-        auto unknown = std::make_unique<Active>();
-        unknown->agent = planned.agent;
-        unknown->kind = spec.fault_kind;
-        unknown->target = spec.target;
-        unknown->fault_id = planned.request.fault_id();
-        active_.push_back(std::move(unknown));
+        active.unknown = true;
+        std::lock_guard lock(active_mu_);
+        active_[active.fault_id] = active;
       }
-      Record("fault.failed", {{"fault_id", planned.request.fault_id()},
-                              {"kind", spec.fault_kind},
-                              {"agent", client.name()},
-                              {"step", step.index},
-                              {"error", std::string(response.status().message())},
-                              {"code", CodeName(response.status())}});
-      Abort(absl::StrCat("step ", step.index, ": ", spec.fault_kind, " could not be applied on ",
-                         client.name()));
-      return false;
+      data["error"] = std::string(response.status().message());
+      data["code"] = CodeName(response.status());
+      Record("fault.failed", std::move(data));
+      return;
     }
     const v1::FaultStatus& status = response->fault();
     if (!options_.dry_run) {
-      auto active = std::make_unique<Active>();
-      active->agent = planned.agent;
-      active->kind = spec.fault_kind;
-      active->target = spec.target;
-      active->fault_id = planned.request.fault_id();
-      active->reversible = status.reversible();
-      active_.push_back(std::move(active));
-    }
-    Record(options_.dry_run ? "fault.validated" : "fault.applied",
-           {{"fault_id", planned.request.fault_id()},
-            {"kind", spec.fault_kind},
-            {"target", spec.target.empty() ? "local" : spec.target},
-            {"agent", client.name()},
-            {"engine", status.engine()},
-            {"params", ToJson(planned.request.spec())},
-            {"summary", spec.params_summary},
-            {"duration_ms", spec.duration.count()},
-            {"resolved", status.target()},
-            {"step", step.index}});
-  }
-  if (options_.dry_run) return true;
-
-  // Hold the faults for the step's duration, journaling what the agents see.
-  auto end = SteadyClock::now() + spec.duration;
-  while (true) {
-    auto left = std::chrono::duration_cast<milliseconds>(end - SteadyClock::now());
-    if (left <= milliseconds(0)) break;
-    if (stop_->WaitFor(std::min(left, options_.observe_interval))) return false;
-    if (SteadyClock::now() >= end) break;
-    for (const auto& fault : active_) {
-      auto list = ClientFor(fault->agent).List(run_id_);
-      if (!list.ok()) continue;
-      for (const v1::FaultStatus& s : list->faults()) {
-        if (s.fault_id() != fault->fault_id) continue;
-        Record("fault.observed", {{"fault_id", s.fault_id()},
-                                  {"agent", ClientFor(fault->agent).name()},
-                                  {"observed", Observed(s)}});
+      active.reversible = status.reversible();
+      {
+        std::lock_guard lock(active_mu_);
+        active_[active.fault_id] = active;
       }
+      applied_count_.fetch_add(1);
+      if (spec.fault_kind == "process.kill") killed_processes_ = true;
+    }
+    data["target"] = planned.group.empty() ? (spec.target.empty() ? "local" : spec.target)
+                                           : planned.group;
+    data["engine"] = status.engine();
+    data["params"] = ToJson(request.spec());
+    data["summary"] = phase.summary;
+    data["duration_ms"] = phase.duration.count();
+    data["resolved"] = status.target();
+    Record(options_.dry_run ? "fault.validated" : "fault.applied", std::move(data));
+  });
+  *ids = fault_ids;
+
+  std::vector<std::string> failed;
+  nlohmann::json hosts = nlohmann::json::object();
+  for (size_t i = 0; i < n; ++i) {
+    if (errors[i].ok()) continue;
+    const std::string host = HostName(step.faults[i].agent);
+    failed.push_back(absl::StrCat(host, " (", CodeName(errors[i]), ": ", errors[i].message(), ")"));
+    hosts[host] = absl::StrCat(CodeName(errors[i]), ": ", errors[i].message());
+  }
+  if (!failed.empty()) {
+    Abort(absl::StrCat("step ", step.path, " (", spec.label, "): not applied on ",
+                       absl::StrJoin(failed, "; ")),
+          "fault.failed", SteadyClock::now(), {{"path", step.path}, {"hosts", hosts}});
+    return false;
+  }
+  return !stop_->stopped();
+}
+
+void Runner::Observe(const std::vector<std::string>& ids) {
+  std::map<std::string, std::set<std::string>> by_agent;
+  std::map<std::string, std::string> paths;  // by fault id
+  {
+    std::lock_guard lock(active_mu_);
+    for (const std::string& id : ids) {
+      auto it = active_.find(id);
+      if (it == active_.end()) continue;
+      by_agent[it->second.agent].insert(id);
+      paths[id] = it->second.path;
     }
   }
-  RevertAll("duration");
+  std::vector<std::pair<std::string, std::set<std::string>>> work(by_agent.begin(), by_agent.end());
+  FanOut(work.size(), options_.max_parallel_calls, [&](size_t i) {
+    AgentClient& client = ClientFor(work[i].first);
+    auto list = client.List(run_id_);
+    if (!list.ok()) return;
+    for (const v1::FaultStatus& s : list->faults()) {
+      if (work[i].second.count(s.fault_id()) == 0) continue;
+      Record("fault.observed", {{"fault_id", s.fault_id()},
+                                {"agent", client.name()},
+                                {"path", paths.at(s.fault_id())},
+                                {"observed", Observed(s)}});
+    }
+  });
+}
+
+bool Runner::Hold(const std::vector<std::string>& ids, TimePoint end) {
+  while (true) {
+    milliseconds left = Until(end);
+    if (left <= milliseconds(0)) return true;
+    if (stop_->WaitFor(std::min(left, options_.observe_interval))) return false;
+    if (SteadyClock::now() >= end) return true;
+    Observe(ids);
+  }
+}
+
+bool Runner::RunFaultStep(const PlannedStep& step) {
+  const Step& spec = *step.step;
+  if (spec.ramp && !spec.ramp->specs.empty()) return RunRamp(step);
+  if (spec.flap && spec.flap->on > milliseconds(0)) return RunFlap(step);
+  Phase phase;
+  phase.spec = &spec.spec;
+  phase.summary = spec.params_summary;
+  phase.duration = spec.duration;
+  std::vector<std::string> ids;
+  if (!ApplyOnHosts(step, phase, &ids)) return false;
+  if (options_.dry_run) return true;
+  if (!Hold(ids, SteadyClock::now() + spec.duration)) return false;
+  RevertFaults(ids, "duration");
   return true;
 }
 
-void Runner::RenewLeases() {
-  // Each agent's last successful renewal; past the TTL the agent has reverted.
-  std::map<std::string, SteadyClock::time_point> last_ok;
-  for (const auto& [agent, client] : clients_) last_ok[agent] = SteadyClock::now();
-  milliseconds period = std::max(milliseconds(100), options_.lease_ttl / 3);
-  while (!lease_stop_.WaitFor(period)) {
-    for (const auto& [agent, client] : clients_) {
-      auto renewed = client->RenewLease(run_id_, options_.lease_ttl);
-      if (renewed.ok()) {
-        last_ok[agent] = SteadyClock::now();
-        continue;
-      }
-      bool expired = renewed.status().code() == absl::StatusCode::kFailedPrecondition ||
-                     SteadyClock::now() - last_ok[agent] > options_.lease_ttl;
-      spdlog::warn("lease renewal failed run={} agent={} error={}", run_id_, client->name(),
-                   renewed.status().ToString());
-      if (expired) {
-        Record("lease.lost", {{"agent", client->name()},
-                              {"error", std::string(renewed.status().message())}});
-        Abort(absl::StrCat("lease lost on ", client->name()));
-        return;
-      }
+bool Runner::RunRamp(const PlannedStep& step) {
+  const Step& spec = *step.step;
+  const Ramp& ramp = *spec.ramp;
+  const int64_t n = static_cast<int64_t>(ramp.specs.size());
+  const TimePoint start = SteadyClock::now();
+  std::vector<std::string> previous;
+  for (int64_t k = 0; k < n; ++k) {
+    const TimePoint phase_end = start + spec.duration * (k + 1) / n;
+    // Revert before apply: two faults of a network kind cannot share an
+    // interface, so phases never overlap (a gap of one round trip instead).
+    if (!previous.empty()) RevertFaults(previous, absl::StrCat("ramp phase ", k + 1, "/", n));
+    Phase phase;
+    phase.index = static_cast<int>(k);
+    phase.count = static_cast<int>(n);
+    phase.mode = "ramp";
+    phase.spec = &ramp.specs[k];
+    phase.summary = static_cast<size_t>(k) < ramp.summaries.size() ? ramp.summaries[k]
+                                                                    : spec.params_summary;
+    phase.duration = std::max(milliseconds(1), Until(phase_end));
+    std::vector<std::string> ids;
+    if (!ApplyOnHosts(step, phase, &ids)) return false;
+    previous = std::move(ids);
+    if (options_.dry_run) continue;  // every phase's spec is validated
+    if (!Hold(previous, phase_end)) return false;
+  }
+  if (!options_.dry_run) RevertFaults(previous, "duration");
+  return true;
+}
+
+bool Runner::RunFlap(const PlannedStep& step) {
+  const Step& spec = *step.step;
+  const Flap& flap = *spec.flap;
+  const TimePoint start = SteadyClock::now();
+  const TimePoint end = start + spec.duration;
+  const milliseconds period = flap.on + flap.off;
+  for (int64_t k = 0;; ++k) {
+    const TimePoint on_start = start + period * k;
+    if (on_start >= end) break;
+    if (stop_->WaitFor(Until(on_start))) return false;
+    const TimePoint on_end = std::min(on_start + flap.on, end);
+    Phase phase;
+    phase.index = static_cast<int>(k);
+    phase.mode = "flap";
+    phase.spec = &spec.spec;
+    phase.summary = spec.params_summary;
+    phase.duration = std::max(milliseconds(1), Until(on_end));
+    std::vector<std::string> ids;
+    if (!ApplyOnHosts(step, phase, &ids)) return false;
+    if (options_.dry_run) return true;  // every cycle has the same spec
+    if (!Hold(ids, on_end)) return false;
+    const bool last = on_end >= end || period <= milliseconds(0);
+    RevertFaults(ids, last ? "duration" : "flap off");
+    if (last) break;
+  }
+  return !stop_->stopped();
+}
+
+void Runner::RevertOne(const Active& fault, const std::string& reason) {
+  AgentClient& client = ClientFor(fault.agent);
+  auto response = client.Revert(fault.fault_id);
+  if (!response.ok()) {
+    // The agent still holds its TTL and our lease; it will revert on its own,
+    // but this run cannot claim to have left nothing behind.
+    revert_failed_ = true;
+    Record("fault.revert_failed", {{"fault_id", fault.fault_id},
+                                   {"kind", fault.kind},
+                                   {"agent", client.name()},
+                                   {"path", fault.path},
+                                   {"error", std::string(response.status().message())},
+                                   {"code", CodeName(response.status())}});
+    return;
+  }
+  nlohmann::json data = {
+      {"fault_id", fault.fault_id},
+      {"kind", fault.kind},
+      {"agent", client.name()},
+      {"path", fault.path},
+      {"reason", response->was_active() ? reason
+                 : response->fault().revert_reason().empty()
+                     ? (fault.unknown ? "was not applied" : "already reverted by the agent")
+                     : absl::StrCat(response->fault().revert_reason(), " (by the agent)")},
+      {"reversible", fault.reversible},
+      {"observed", Observed(response->fault())}};
+  if (fault.phase >= 0) data["phase"] = fault.phase;
+  Record("fault.reverted", std::move(data));
+}
+
+void Runner::RevertTaken(std::vector<Active> faults, const std::string& reason) {
+  FanOut(faults.size(), options_.max_parallel_calls, [&](size_t i) {
+    RevertOne(faults[i], reason);
+    std::lock_guard lock(active_mu_);
+    --reverts_in_flight_;
+    reverts_cv_.notify_all();
+  });
+}
+
+void Runner::WaitForReverts() {
+  std::unique_lock lock(active_mu_);
+  reverts_cv_.wait(lock, [this] { return reverts_in_flight_ == 0; });
+}
+
+void Runner::RevertFaults(const std::vector<std::string>& ids, const std::string& reason) {
+  std::vector<Active> taken;
+  {
+    std::lock_guard lock(active_mu_);
+    for (const std::string& id : ids) {
+      auto it = active_.find(id);
+      if (it == active_.end()) continue;
+      taken.push_back(std::move(it->second));
+      active_.erase(it);
     }
+    reverts_in_flight_ += static_cast<int>(taken.size());
+  }
+  RevertTaken(std::move(taken), reason);
+}
+
+void Runner::RevertAll(const std::string& reason) {
+  std::vector<Active> taken;
+  {
+    std::lock_guard lock(active_mu_);
+    for (auto& [id, fault] : active_) taken.push_back(std::move(fault));
+    active_.clear();
+    reverts_in_flight_ += static_cast<int>(taken.size());
+  }
+  RevertTaken(std::move(taken), reason);
+}
+
+void Runner::RunRollback(bool injected, bool deviated, bool aborted) {
+  const std::vector<RollbackAction>& actions = experiment_.rollback_actions;
+  if (actions.empty()) return;
+  const char* policy = PolicyName(experiment_.rollback_policy);
+  std::string skip;
+  if (options_.dry_run) {
+    skip = "dry run";
+  } else if (!injected) {
+    skip = "the method never started";
+  } else if (experiment_.rollback_policy == RollbackPolicy::kOnDeviation && !deviated &&
+             !aborted) {
+    skip = "steady state held";
+  } else if (experiment_.rollback_policy == RollbackPolicy::kNeverForKills && killed_processes_) {
+    skip = "processes were killed; their supervisor restores them";
+  }
+  if (!skip.empty()) {
+    Record("rollback.skipped",
+           {{"policy", policy}, {"reason", skip}, {"actions", static_cast<int>(actions.size())}});
+    return;
+  }
+  for (size_t i = 0; i < actions.size(); ++i) {
+    const RollbackAction& action = actions[i];
+    const std::string name = action.name.empty() ? absl::StrCat("rollback[", i, "]") : action.name;
+    ProbeResult result = RunAction(action);
+    Record("rollback.action",
+           {{"name", name},
+            {"kind", action.kind == RollbackAction::Kind::kExec ? "exec" : "http"},
+            {"policy", policy},
+            {"ok", result.ok},
+            {"latency_ms", static_cast<double>(result.latency.count()) / 1000.0},
+            {"detail", result.detail},
+            {"error", result.error}});
+    if (!result.ok) failed_rollbacks_.push_back(absl::StrCat(name, " (", result.error, ")"));
   }
 }
 
 absl::StatusOr<RunOutcome> Runner::Run() {
   RunRecord record;
+  record.run_id = options_.run_id;
   record.experiment = experiment_.name;
   record.experiment_path = experiment_.path;
   record.source_text = experiment_.source_text;
@@ -264,7 +829,6 @@ absl::StatusOr<RunOutcome> Runner::Run() {
   auto created = store_->CreateRun(record);
   if (!created.ok()) return created.status();
   run_id_ = created->run_id;
-  started_ms_ = created->started_unix_ms;
 
   RunOutcome outcome;
   outcome.run_id = run_id_;
@@ -272,101 +836,149 @@ absl::StatusOr<RunOutcome> Runner::Run() {
   PlanOptions plan_options;
   plan_options.lease_ttl = options_.lease_ttl;
   plan_options.dry_run = options_.dry_run;
+  plan_options.inventory = options_.inventory;
+  plan_options.default_seed =
+      options_.default_seed ? *options_.default_seed : RandomSeed();
   auto plan = MakePlan(experiment_, run_id_, plan_options);
-
+  if (plan.ok() && plan->uses_embedded_agent && options_.embedded_address.empty()) {
+    plan = absl::FailedPreconditionError(
+        "the plan uses the embedded local agent but none was started");
+  }
   nlohmann::json targets = nlohmann::json::object();
-  for (const auto& [name, target] : experiment_.targets) targets[name] = target.agents;
+  if (plan.ok()) {
+    plan_ = &*plan;
+    for (const PlannedAgent& agent : plan->hosts) {
+      const bool embedded = agent.name == kEmbeddedAgent;
+      clients_[agent.name] = std::make_unique<AgentClient>(
+          HostName(agent.name), embedded ? options_.embedded_address : agent.address,
+          options_.rpc_deadline);
+    }
+    std::function<void(const std::vector<PlannedStep>&)> groups =
+        [&](const std::vector<PlannedStep>& steps) {
+          for (const PlannedStep& step : steps) {
+            for (const PlannedFault& f : step.faults) {
+              if (f.group.empty()) continue;
+              nlohmann::json& hosts = targets[f.group];
+              if (!hosts.is_array()) hosts = nlohmann::json::array();
+              const std::string name = HostName(f.agent);
+              if (std::find(hosts.begin(), hosts.end(), name) == hosts.end()) hosts.push_back(name);
+            }
+            groups(step.children);
+          }
+        };
+    groups(plan->steps);
+  }
   Record("run.started", {{"experiment", experiment_.name},
                          {"file", experiment_.path},
                          {"dry_run", options_.dry_run},
                          {"targets", targets},
                          {"embedded", plan.ok() && plan->uses_embedded_agent}});
+  std::thread control([this] { ControlLoop(); });
+
+  bool method_started = false;
+  bool method_done = false;
+  bool before_ok = false;
+  bool during_deviated = false;
+  bool after_ok = false;
+  bool abort_reverted_recorded = false;
   if (!plan.ok()) {
     outcome.status = RunStatus::kFailed;
     outcome.exit_code = kExitInvalid;
     outcome.verdict = std::string(plan.status().message());
   } else {
-    for (const std::string& agent : plan->agents) {
-      bool embedded = agent == kEmbeddedAgent;
-      clients_[agent] = std::make_unique<AgentClient>(
-          embedded ? "local" : agent, embedded ? options_.embedded_address : agent,
-          options_.rpc_deadline);
-    }
     nlohmann::json faults = nlohmann::json::array();
-    for (const PlannedStep& step : plan->steps) {
-      for (const PlannedFault& f : step.faults) {
-        faults.push_back({{"step", step.index},
-                          {"agent", clients_.at(f.agent)->name()},
-                          {"kind", step.step->fault_kind},
-                          {"fault_id", f.request.fault_id()},
-                          {"summary", step.step->params_summary},
-                          {"duration_ms", step.step->duration.count()}});
-      }
-    }
+    CollectFaults(plan->steps, [this](const std::string& a) { return HostName(a); }, &faults);
+    nlohmann::json hosts = nlohmann::json::array();
     std::vector<std::string> agent_names;
-    for (const std::string& agent : plan->agents) agent_names.push_back(clients_.at(agent)->name());
+    for (const PlannedAgent& agent : plan->hosts) {
+      agent_names.push_back(HostName(agent.name));
+      hosts.push_back({{"name", HostName(agent.name)},
+                       {"address", agent.name == kEmbeddedAgent ? options_.embedded_address
+                                                                : agent.address}});
+    }
     Record("plan", {{"steps", static_cast<int>(plan->steps.size())},
                     {"agents", agent_names},
+                    {"hosts", hosts},
+                    {"seed", plan->seed},
+                    {"max_targets", plan->max_targets},
+                    {"duration_ms", plan->duration.count()},
                     {"faults", faults}});
 
-    bool before_ok = false;
-    bool method_done = false;
     if (!ConnectAgents()) {
-      Abort("an agent is unreachable; nothing was injected");
+      // Abort() has recorded why; nothing was injected.
     } else if (!(before_ok = CheckSteadyState("before"))) {
       outcome.verdict = "steady state did not hold before the method; nothing was injected";
-    } else {
-      std::thread lease_thread([this] { RenewLeases(); });
-      method_done = true;
-      for (const PlannedStep& step : plan->steps) {
-        if (stop_->stopped()) {
-          method_done = false;
-          break;
+    } else if (!stop_->stopped()) {
+      method_started = true;
+      std::vector<std::thread> leases;
+      std::vector<std::thread> probes;
+      if (!options_.dry_run) {
+        for (const std::string& agent : plan->agents) {
+          leases.emplace_back([this, agent] { RenewLease(agent); });
         }
-        Record("step.started", {{"index", step.index},
-                                {"kind", step.step->kind == StepKind::kFault ? "fault" : "wait"},
-                                {"label", step.step->label}});
-        bool ok = true;
-        if (step.step->kind == StepKind::kFault) {
-          ok = RunFaultStep(step);
-        } else if (!options_.dry_run) {
-          ok = !stop_->WaitFor(step.step->duration);
-          if (ok) Record("wait.finished", {{"duration_ms", step.step->duration.count()}});
-        }
-        if (!ok) {
-          method_done = false;
-          break;
+        for (const Probe& probe : experiment_.steady_state) {
+          if (probe.during) probes.emplace_back([this, &probe] { DuringProbe(probe); });
         }
       }
+      method_done = RunSteps(plan->steps) && !stop_->stopped();
+      probes_stop_.Stop("method finished");
+      for (std::thread& t : probes) t.join();
       RevertAll(stop_->stopped() ? "abort" : "end of method");
+      WaitForReverts();  // including those the control thread started on an abort
+      const TimePoint all_reverted = SteadyClock::now();
       // Leases are renewed until everything is reverted, then released.
       lease_stop_.Stop("method finished");
-      lease_thread.join();
+      for (std::thread& t : leases) t.join();
+      std::lock_guard lock(abort_mu_);
+      if (!abort_reason_.empty()) {
+        Record("abort.reverted",
+               {{"revert_ms", std::max<int64_t>(0, MsBetween(abort_triggered_, all_reverted))},
+                {"all_reverted", !revert_failed_}});
+        abort_reverted_recorded = true;
+      }
       if (stop_->stopped()) method_done = false;
     }
-
+    {
+      std::lock_guard lock(deviation_mu_);
+      during_deviated = !deviated_probes_.empty();
+    }
     // The steady state after the method decides only a run nobody stopped
     // and whose faults are all known to be gone.
-    bool after_ok = false;
     if (before_ok && method_done && !options_.dry_run && !stop_->stopped() && !revert_failed_) {
       after_ok = CheckSteadyState("after");
     }
-    std::string reason;
-    {
-      std::lock_guard lock(abort_mu_);
-      reason = abort_reason_;
+  }
+  control_stop_.Stop("run finished");
+  control.join();
+
+  std::string reason;
+  std::string condition;
+  {
+    std::lock_guard lock(abort_mu_);
+    reason = abort_reason_;
+    condition = abort_condition_;
+    if (!reason.empty() && method_started && !abort_reverted_recorded) {
+      // Aborted after the method had already reverted everything.
+      Record("abort.reverted", {{"revert_ms", 0}, {"all_reverted", !revert_failed_}});
     }
-    if (reason.empty() && stop_->stopped()) reason = stop_->reason();  // Ctrl-C, journal
+  }
+  if (plan.ok()) {
+    if (reason.empty() && stop_->stopped()) reason = stop_->reason();
     if (reason.empty() && revert_failed_) {
       reason = "a fault could not be confirmed reverted; its agent reverts it when the lease "
                "or TTL expires (see fault.revert_failed)";
     }
     if (reason.empty() && before_ok && !method_done) reason = "stopped";
-    if (!reason.empty()) {
+    const bool aborted = !reason.empty();
+    if (aborted) {
       Record("run.aborted", {{"reason", reason}});
-      outcome.status = RunStatus::kAborted;
+      const bool failed = condition == "fault.failed" || condition == "agent.unreachable";
+      outcome.status = failed ? RunStatus::kFailed : RunStatus::kAborted;
       outcome.exit_code = kExitAborted;
-      outcome.verdict = absl::StrCat("aborted: ", reason);
+      outcome.verdict = absl::StrCat(failed ? "failed: " : "aborted: ", reason);
+      if (condition == "fault.failed" && !revert_failed_) {
+        absl::StrAppend(&outcome.verdict, "; every fault applied was reverted");
+      }
     } else if (!before_ok) {
       outcome.status = RunStatus::kDeviated;
       outcome.exit_code = kExitDeviated;
@@ -374,14 +986,31 @@ absl::StatusOr<RunOutcome> Runner::Run() {
       outcome.status = RunStatus::kPassed;
       outcome.exit_code = kExitPassed;
       outcome.verdict = "dry run: every fault validated by its agent; nothing was applied";
-    } else if (after_ok) {
+    } else if (after_ok && !during_deviated) {
       outcome.status = RunStatus::kPassed;
       outcome.exit_code = kExitPassed;
       outcome.verdict = "steady state held";
     } else {
       outcome.status = RunStatus::kDeviated;
       outcome.exit_code = kExitDeviated;
-      outcome.verdict = "steady state deviated after the method";
+      std::vector<std::string> why;
+      if (during_deviated) {
+        std::lock_guard lock(deviation_mu_);
+        why.push_back(absl::StrCat("during the method (",
+                                   absl::StrJoin(deviated_probes_, ", "), ")"));
+      }
+      if (!after_ok) why.push_back("after the method");
+      outcome.verdict = absl::StrCat("steady state deviated ", absl::StrJoin(why, " and "));
+    }
+    RunRollback(method_started, outcome.status == RunStatus::kDeviated, aborted);
+    if (!failed_rollbacks_.empty()) {
+      absl::StrAppend(&outcome.verdict, "; rollback failed: ",
+                      absl::StrJoin(failed_rollbacks_, "; "));
+      if (outcome.exit_code == kExitPassed) {
+        // The system may not be restored: not a pass.
+        outcome.status = RunStatus::kDeviated;
+        outcome.exit_code = kExitDeviated;
+      }
     }
   }
   Record("run.finished", {{"status", RunStatusName(outcome.status)},
@@ -389,6 +1018,7 @@ absl::StatusOr<RunOutcome> Runner::Run() {
                           {"verdict", outcome.verdict}});
   absl::Status finished = store_->FinishRun(run_id_, outcome.status, outcome.exit_code);
   if (!finished.ok()) spdlog::error("journal finish failed run={} error={}", run_id_, finished.ToString());
+  plan_ = nullptr;
   return outcome;
 }
 

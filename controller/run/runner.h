@@ -1,22 +1,89 @@
 // Runner: executes one experiment's Plan against its agents and journals every
 // event as it happens.
 //
-//   run.started → agents' capabilities → steady state (before) → method steps
-//   (fault: apply on every agent of the target, hold for the duration, revert;
-//   wait) → steady state (after) → run.finished
+//   run.started, plan → agents' capabilities (all at once) → steady state
+//   (before) → method (the step tree, with `during` probes alongside) →
+//   revert everything → steady state (after) → rollback actions → run.finished
 //
-// While the run lasts a thread renews the run's lease on every agent; if that
-// fails past the lease TTL the agents will have reverted on their own (the
-// dead-man's switch) and the run aborts. Every fault applied is reverted
-// before Run() returns: at the end of its step, on error, on abort and on a
-// stop request (Ctrl-C). Thread-compatible: one Run() per Runner.
+// Method steps (controller/plan/plan.h PlannedStep; events carry the step
+// `path`, "3.2" = second child of step 3):
+//   fault     applied on every host of the step at once (one call per host,
+//             each bounded by RunOptions::rpc_deadline), held for the
+//             duration while observed figures are journaled, reverted on every
+//             host at once. If any host fails or cannot be reached, every fault
+//             applied anywhere is reverted and the run ends `failed`, exit 3,
+//             naming each host and why.
+//             ramp: phase k of n applies ramp->specs[k] for duration/n as fault
+//             "<id>.<k>"; phase k is reverted before phase k+1 is applied (the
+//             agent refuses two faults of some kinds on one object, e.g. two
+//             root qdiscs), so there is a gap of one Revert+Apply round trip
+//             (milliseconds) between phases.
+//             flap: "<id>.<k>" applied for `on`, reverted for `off`, from the
+//             step's start until its duration has passed (on/off phases are
+//             anchored to the step's start, so slow calls do not drift them).
+//   wait      sleeps (a stop ends it at once).
+//   serial    children one after the other.
+//   parallel  children together, each on its own thread; a failure or abort in
+//             one stops all (they share the run's StopSignal).
+//   pause     journals "gate.waiting" {path, message, timeout_ms, on_timeout,
+//             continue_with: "faultline continue <run>"} and waits for a
+//             "gate.continue" event (control_events.h) appended to this run's
+//             journal after the gate opened, whose `gate` is "" or this path.
+//             Timeout: on_timeout abort → the run aborts ("pause gate timed
+//             out", exit 3); continue → "gate.timeout" is journaled and the
+//             method goes on. Dry runs journal "gate.skipped" and do not wait.
+//
+// Probes. before/after: a probe is checked only in the phases its flags name;
+// it passes if one of up to `failures` attempts, `interval` apart, passes
+// (every attempt is journaled with `attempt`). during: one thread per probe
+// runs it every `interval` while the method runs and journals each result
+// ("probe.result", phase "during", consecutive_failures). `failures`
+// consecutive failures journal "probe.deviated" and make the run deviated
+// (exit 1) unless it aborts. An abort_when condition reaching its count aborts.
+//
+// Aborts: abort_when, an "abort.requested" journal event (`faultline abort`,
+// serve's halt), the StopSignal (Ctrl-C, SIGTERM), a failed fault, a lost
+// lease, a pause gate timing out. The first journals "abort" {reason,
+// condition, triggered_unix_ms, ...}; nothing new is injected; every fault is
+// reverted at once (on a separate thread, while the steps unwind) and again
+// after the steps have unwound; then "abort.reverted" {revert_ms: from the
+// condition becoming true to every fault reverted, all_reverted}. Exit 3.
+// The journal is polled for control events every RunOptions::control_poll
+// (JournalStore has no "events since" query, so each poll reads the run's
+// events; fine for runs of tens of thousands of events).
+//
+// Rollback, after the method and after an abort: every fault is reverted
+// (always), the after probes run, then the experiment's rollback actions run
+// in order per rollback_policy — always; on-deviation (run deviated or
+// aborted); never-for-kills (skipped when a process.kill was applied) — each
+// journaled as "rollback.action". Runs that injected nothing (agents
+// unreachable, before-steady-state failed, dry runs) skip them
+// ("rollback.skipped"). A failed action is named in the verdict; a run that
+// would have passed becomes deviated (exit 1) since the system may not be
+// restored; other exit codes are unchanged.
+//
+// Failure semantics kept from DESIGN.md: a lease is held on every agent and
+// renewed by one thread per agent (a slow agent cannot delay the others'
+// renewals); a lease lost past its TTL aborts the run. An Apply whose outcome
+// is unknown (deadline, unavailable) is tracked and reverted like an applied
+// one. A revert that cannot be confirmed makes the run exit 3. Every fault
+// applied is reverted before Run() returns.
+//
+// Thread-compatible: one Run() per Runner; Run() starts and joins its own
+// threads.
 #ifndef FAULTLINE_CONTROLLER_RUN_RUNNER_H_
 #define FAULTLINE_CONTROLLER_RUN_RUNNER_H_
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,14 +105,30 @@ inline constexpr int kExitAborted = 3;   // aborted, fault not applied, agent un
 struct RunOptions {
   bool dry_run = false;
   std::chrono::milliseconds lease_ttl{10000};
-  // Apply and Revert can take seconds on a loaded host (a stressor that must
-  // start, a memory hog to unmap); RenewLease uses at most a third of the
-  // lease TTL so one slow agent cannot make the others' leases lapse.
+  // Per-agent deadline of every agent call. Apply and Revert can take seconds
+  // on a loaded host (a stressor that must start, a memory hog to unmap);
+  // RenewLease uses at most a third of the lease TTL so one slow agent cannot
+  // make the others' leases lapse.
   std::chrono::milliseconds rpc_deadline{15000};
   // How often held faults' observed figures are journaled.
   std::chrono::milliseconds observe_interval{5000};
+  // How often the journal is read for control events (gate.continue,
+  // abort.requested).
+  std::chrono::milliseconds control_poll{200};
+  // At most this many agent calls in flight at once in one fan-out.
+  int max_parallel_calls = 128;
   // Address of the embedded local agent; required when the plan uses it.
   std::string embedded_address;
+  // The fleet label-selected targets choose from (--inventory, or the
+  // experiment's `inventory:` loaded by the caller); must outlive the Runner.
+  // Null when targets list agents explicitly.
+  const Inventory* inventory = nullptr;
+  // Seed for blast-radius choices when the experiment sets none; unset = drawn
+  // at random. The seed used is journaled in the "plan" event.
+  std::optional<uint64_t> default_seed;
+  // Run id to create the run under ("" = generated by the store), e.g. when
+  // `faultline serve` announces the id before the run starts.
+  std::string run_id;
 };
 
 struct RunOutcome {
@@ -56,11 +139,16 @@ struct RunOutcome {
 };
 
 // Called for every journaled event (after it is durable), for live output.
+// Called from the run's threads, one call at a time.
 using EventCallback = std::function<void(const Event& event)>;
+
+// True when executing `experiment` needs the embedded local agent: it names
+// no targets, or some fault step (at any depth) has none.
+bool NeedsEmbeddedAgent(const Experiment& experiment);
 
 class Runner {
  public:
-  // `store` and `stop` must outlive the Runner.
+  // `experiment`, `store` and `stop` must outlive the Runner.
   Runner(const Experiment& experiment, JournalStore* store, StopSignal* stop, RunOptions options,
          EventCallback on_event);
   ~Runner();
@@ -71,17 +159,49 @@ class Runner {
   absl::StatusOr<RunOutcome> Run();
 
  private:
-  struct Active;  // a fault applied and not yet reverted
+  struct Active;  // a fault applied (or of unknown outcome) and not yet reverted
+  struct Phase;   // one application of a fault step: plain, ramp phase, flap cycle
+  struct Gate;    // a pause gate's state, fed by the control thread
 
   void Record(const std::string& type, nlohmann::json data);
+  // First call wins: journals "abort" {reason, condition, triggered_unix_ms}
+  // plus `extra`, then stops the run. `triggered` is when the condition
+  // became true.
+  void Abort(const std::string& reason, const std::string& condition,
+             std::chrono::steady_clock::time_point triggered,
+             nlohmann::json extra = nlohmann::json::object());
+  std::string HostName(const std::string& agent) const;
+  AgentClient& ClientFor(const std::string& agent);
+
   bool ConnectAgents();
   bool CheckSteadyState(const std::string& phase);
+  void DuringProbe(const Probe& probe);
+  void ControlLoop();
+  void RenewLease(const std::string& agent);
+
+  bool RunSteps(const std::vector<PlannedStep>& steps);
+  bool RunStep(const PlannedStep& step);
+  bool RunParallel(const PlannedStep& step);
+  bool RunPause(const PlannedStep& step);
   bool RunFaultStep(const PlannedStep& step);
-  void RevertFault(Active& fault, const std::string& reason);
+  bool RunRamp(const PlannedStep& step);
+  bool RunFlap(const PlannedStep& step);
+  // Applies `phase` on every host of `step` at once; the fault ids it used
+  // (applied or of unknown outcome) go to `ids`. False (and the run aborted)
+  // if any host failed; false if the run was stopped.
+  bool ApplyOnHosts(const PlannedStep& step, const Phase& phase, std::vector<std::string>* ids);
+  // Holds `ids` until `end`, journaling observed figures. False if stopped.
+  bool Hold(const std::vector<std::string>& ids, std::chrono::steady_clock::time_point end);
+  void Observe(const std::vector<std::string>& ids);
+  // Reverts those of `ids` still active, all at once.
+  void RevertFaults(const std::vector<std::string>& ids, const std::string& reason);
   void RevertAll(const std::string& reason);
-  void RenewLeases();
-  void Abort(const std::string& reason);
-  AgentClient& ClientFor(const std::string& agent);
+  void RevertTaken(std::vector<Active> faults, const std::string& reason);
+  void RevertOne(const Active& fault, const std::string& reason);
+  // Returns once no revert started by any thread is still in flight.
+  void WaitForReverts();
+
+  void RunRollback(bool injected, bool deviated, bool aborted);
 
   const Experiment& experiment_;
   JournalStore* store_;
@@ -90,15 +210,37 @@ class Runner {
   EventCallback on_event_;
 
   std::string run_id_;
-  int64_t started_ms_ = 0;
+  const Plan* plan_ = nullptr;
   std::map<std::string, std::unique_ptr<AgentClient>> clients_;  // by plan agent name
-  std::vector<std::unique_ptr<Active>> active_;
-  StopSignal lease_stop_;     // ends the lease renewal thread
-  std::string abort_reason_;  // set once; guarded by abort_mu_
-  std::mutex abort_mu_;
   std::mutex record_mu_;
-  bool journal_failed_ = false;
-  bool revert_failed_ = false;  // main thread only
+  bool journal_failed_ = false;  // guarded by record_mu_
+
+  std::mutex active_mu_;
+  std::map<std::string, Active> active_;  // by fault id; guarded by active_mu_
+  int reverts_in_flight_ = 0;              // taken from active_, not yet answered; active_mu_
+  std::condition_variable reverts_cv_;
+  std::atomic<int> applied_count_{0};
+  std::atomic<bool> killed_processes_{false};  // a process.kill was applied
+  std::atomic<bool> revert_failed_{false};
+
+  std::mutex abort_mu_;
+  std::string abort_reason_;     // guarded by abort_mu_; set once
+  std::string abort_condition_;  // guarded by abort_mu_
+  std::chrono::steady_clock::time_point abort_triggered_;  // guarded by abort_mu_
+
+  std::mutex gate_mu_;
+  std::condition_variable gate_cv_;
+  std::map<std::string, std::unique_ptr<Gate>> gates_;  // by step path; guarded by gate_mu_
+  bool gates_cancelled_ = false;                       // guarded by gate_mu_
+
+  std::mutex deviation_mu_;
+  std::set<std::string> deviated_probes_;  // guarded by deviation_mu_
+
+  std::vector<std::string> failed_rollbacks_;  // main thread only
+
+  StopSignal lease_stop_;    // ends the lease renewal threads
+  StopSignal probes_stop_;   // ends the during-probe threads
+  StopSignal control_stop_;  // ends the control thread
 };
 
 }  // namespace faultline::controller
