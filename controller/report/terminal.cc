@@ -147,6 +147,17 @@ std::string RenderTimeline(const RunRecord& run, const std::vector<Event>& event
 std::string DescribeEvent(const Event& event) {
   std::string type = OneLine(event.type);
   if (type.size() < 15) type.resize(15, ' ');
+  if (event.type == "gate.waiting" && event.data.is_object()) {
+    // People watching the live output need to know how to open the gate.
+    const nlohmann::json& d = event.data;
+    std::optional<double> timeout = Num(d, "timeout_ms");
+    return type + " " +
+           OneLine(absl::StrCat(
+               "step ", Str(d, "path"), ": ", Str(d, "message"), " -- waiting",
+               timeout ? " up to " + FormatSpan(static_cast<int64_t>(*timeout)) : "",
+               Str(d, "on_timeout").empty() ? "" : " (then " + Str(d, "on_timeout") + ")",
+               Str(d, "continue_with").empty() ? "" : "; to go on: " + Str(d, "continue_with")));
+  }
   return type + " " + EventDetails(event);
 }
 
