@@ -158,6 +158,16 @@ std::string DescribeEvent(const Event& event) {
                Str(d, "on_timeout").empty() ? "" : " (then " + Str(d, "on_timeout") + ")",
                Str(d, "continue_with").empty() ? "" : "; to go on: " + Str(d, "continue_with")));
   }
+  if (event.type == "rollback.action" && event.data.is_object()) {
+    const nlohmann::json& d = event.data;
+    std::optional<double> latency = Num(d, "latency_ms");
+    const bool ok = Bool(d, "ok").value_or(false);
+    return type + " " +
+           OneLine(absl::StrCat(Str(d, "name"), " (", Str(d, "kind"), ") ", ok ? "ok" : "FAILED",
+                                latency ? " in " + FormatNumber(*latency) + "ms" : "",
+                                Str(d, "detail").empty() ? "" : " - " + Str(d, "detail"),
+                                Str(d, "error").empty() ? "" : " - error: " + Str(d, "error")));
+  }
   return type + " " + EventDetails(event);
 }
 

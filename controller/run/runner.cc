@@ -662,7 +662,9 @@ bool Runner::RunRamp(const PlannedStep& step) {
     const TimePoint phase_end = start + spec.duration * (k + 1) / n;
     // Revert before apply: two faults of a network kind cannot share an
     // interface, so phases never overlap (a gap of one round trip instead).
-    if (!previous.empty()) RevertFaults(previous, absl::StrCat("ramp phase ", k + 1, "/", n));
+    if (!previous.empty()) {
+      RevertFaults(previous, absl::StrCat("next ramp phase ", k + 1, "/", n));
+    }
     Phase phase;
     phase.index = static_cast<int>(k);
     phase.count = static_cast<int>(n);
