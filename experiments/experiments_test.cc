@@ -109,5 +109,26 @@ TEST(ExperimentsTest, RemoteAgentTargetsTheDefaultAgentAddress) {
   }
 }
 
+// The game-day example plans against this inventory: it must load, and the
+// experiment's label selections must find hosts in it.
+TEST(ExperimentsTest, GameDayInventoryLoadsAndMatchesItsTargets) {
+  std::vector<Diagnostic> diagnostics;
+  absl::StatusOr<Inventory> inventory =
+      LoadInventory(std::string(FAULTLINE_EXPERIMENTS_DIR) + "/fleets/local.yaml", &diagnostics);
+  ASSERT_TRUE(inventory.ok()) << inventory.status();
+  const Experiment e = LoadExample("game-day.yaml");
+  EXPECT_TRUE(e.inventory_path.ends_with("fleets/local.yaml")) << e.inventory_path;
+  for (const auto& [name, target] : e.targets) {
+    const bool matched = std::any_of(
+        inventory->agents.begin(), inventory->agents.end(), [&](const InventoryAgent& agent) {
+          return std::all_of(target.select.begin(), target.select.end(), [&](const auto& label) {
+            auto it = agent.labels.find(label.first);
+            return it != agent.labels.end() && it->second == label.second;
+          });
+        });
+    EXPECT_TRUE(matched) << "target " << name << " selects no agent of fleets/local.yaml";
+  }
+}
+
 }  // namespace
 }  // namespace faultline::controller
