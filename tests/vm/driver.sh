@@ -19,6 +19,9 @@ IP=/usr/sbin/ip
 TC=/usr/sbin/tc
 MODE=$(sed -n 's/.*faultline\.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
 [ -n "$MODE" ] || MODE=agent
+# faultline.cases=delay,loss runs only those cases (default: all).
+CASES=$(sed -n 's/.*faultline\.cases=\([a-z0-9,]*\).*/\1/p' /proc/cmdline)
+[ -n "$CASES" ] || CASES=delay,loss,filtered,precision
 SOCK=/run/faultline/agent.sock
 FAILED=0
 
@@ -93,65 +96,91 @@ start_agent() {
     return 1
   fi
   echo "INFO agent ready after $((i * 100)) ms at $(cat /run/faultline/ready)"
+  sed 's/^/INFO   agent: /' /tmp/agent.log | cut -c1-400 | head -n 12
 }
 
-# inject NAME KIND PARAMS DURATION TC_COMMANDS: starts the fault (agent:
-# `faultline run` in the background; smoke: the tc commands), then waits up
-# to 20 s until veth0's qdiscs change. Returns 1 if they never do.
-inject() {
-  CASE=$1
-  if [ "$MODE" = agent ]; then
-    cat >/tmp/$1.yaml <<YAML
+# A run is one `faultline run` (agent mode) of an experiment whose method has
+# one or more fault steps on veth0; each step is a phase the driver waits for
+# (by the netem parameters `tc qdisc show` prints), measures, and checks was
+# still in place when the measurement ended. Smoke mode replaces each phase's
+# fault with plain tc commands.
+
+# step KIND PARAMS DURATION -> one method entry.
+step() { echo "  - {fault: $1, target: vm, params: {interface: veth0, $2}, duration: $3}"; }
+
+# start_run NAME METHOD_LINES (agent mode; no-op in smoke mode).
+start_run() {
+  RUN=$1
+  [ "$MODE" = agent ] || return 0
+  cat >/tmp/$1.yaml <<YAML
 apiVersion: faultline/v1
 kind: Experiment
-metadata: {name: vm-$1, owner: netem-vm, description: "netem VM case $1"}
+metadata: {name: vm-$1, owner: netem-vm, description: "netem VM run $1"}
 targets:
   vm: {agents: ["unix:$SOCK"]}
 method:
-  - {fault: $2, target: vm, params: {$3}, duration: $4}
+$2
 YAML
-    /usr/bin/faultline run /tmp/$1.yaml --journal /tmp/journal.db >/tmp/$1.log 2>&1 &
-    RUN_PID=$!
-  else
-    echo "$5" | while read -r cmd; do [ -n "$cmd" ] && snd $TC $cmd; done
+  /usr/bin/faultline run /tmp/$1.yaml --journal /tmp/journal.db >/tmp/$1.log 2>&1 &
+  RUN_PID=$!
+}
+
+qdiscs() { snd $TC qdisc show dev veth0 | tr '\n' ';'; }
+
+# phase NAME PATTERN TC_COMMANDS: smoke mode runs the tc commands (after
+# removing the previous phase's root qdisc); both modes then wait up to 20 s
+# until veth0's qdiscs match PATTERN (grep -E). Returns 1 if they never do.
+phase() {
+  PHASE=$1
+  PATTERN=$2
+  if [ "$MODE" = smoke ]; then
+    snd $TC qdisc del dev veth0 root 2>/dev/null
+    echo "$3" | while read -r cmd; do [ -n "$cmd" ] && snd $TC $cmd; done
   fi
   i=0
-  while [ "$(state)" = "$BEFORE" ] && [ $i -lt 200 ]; do
+  while ! qdiscs | grep -Eq "$PATTERN" && [ $i -lt 200 ]; do
     if [ "$MODE" = agent ] && ! kill -0 $RUN_PID 2>/dev/null; then break; fi
     sleep 0.1
     i=$((i + 1))
   done
-  if [ "$(state)" = "$BEFORE" ]; then
-    result "$1" "-" "no_qdisc_change" "fault_applied" FAIL
-    [ "$MODE" = agent ] && { wait $RUN_PID; echo "FAIL   faultline run exit $?:"; sed 's/^/FAIL   run: /' /tmp/$1.log | tail -n 15; }
+  if ! qdiscs | grep -Eq "$PATTERN"; then
+    result "$1" "-" "not_applied" "netem_in_place" FAIL
+    echo "FAIL   qdiscs: $(qdiscs)"
     return 1
   fi
-  echo "INFO $(uptime_s) $1: fault active after ~$((i * 100)) ms: $(snd $TC qdisc show dev veth0 | tr '\n' ';')"
-  return 0
+  echo "INFO $(uptime_s) $1: in place after ~$((i * 100)) ms: $(qdiscs)"
 }
 
-# finish NAME: the fault must still have been active when measuring ended;
-# then waits for the run (agent) or deletes the qdisc (smoke) and checks the
-# state is exactly as before.
-finish() {
-  if [ "$(state)" = "$BEFORE" ]; then
-    result "$1" "-" "fault_ended_before_measuring_finished" "fault_active" FAIL
+# measured: the phase's fault must still be in place, or the figures mix
+# fault and no fault.
+measured() {
+  echo "INFO $(uptime_s) $PHASE: measured"
+  if ! qdiscs | grep -Eq "$PATTERN"; then
+    result "${PHASE}_window" "-" "fault_ended_while_measuring" "fault_in_place" FAIL
+    echo "FAIL   qdiscs: $(qdiscs)"
   fi
+}
+
+# end_run: waits for the run (agent; it must exit 0) or removes the qdisc
+# (smoke), then checks veth0's qdiscs and snd's links are exactly as before.
+end_run() {
   if [ "$MODE" = agent ]; then
     wait $RUN_PID
     rc=$?
+    grep -E 'fault\.(applied|reverted|failed)|run\.finished' /tmp/$RUN.log | cut -c1-300 |
+      sed 's/^/INFO   run: /'
     if [ $rc -ne 0 ]; then
-      result "$1_run" "exit_0" "exit_$rc" "exit_0" FAIL
-      sed 's/^/FAIL   run: /' /tmp/$1.log | tail -n 15
+      result "${RUN}_run" "exit_0" "exit_$rc" "exit_0" FAIL
+      sed 's/^/FAIL   run: /' /tmp/$RUN.log | tail -n 15
     fi
   else
     snd $TC qdisc del dev veth0 root 2>/dev/null
   fi
   after=$(state)
   if [ "$after" = "$BEFORE" ]; then
-    result "$1_revert" "clean" "clean" "same_qdiscs_and_links" PASS
+    result "${RUN}_revert" "clean" "clean" "same_qdiscs_and_links" PASS
   else
-    result "$1_revert" "clean" "left_state" "same_qdiscs_and_links" FAIL
+    result "${RUN}_revert" "clean" "left_state" "same_qdiscs_and_links" FAIL
     echo "$after" | sed 's/^/FAIL   after: /'
     echo "$BEFORE" | sed 's/^/FAIL   before: /'
   fi
@@ -167,67 +196,75 @@ calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
 # --- cases ---------------------------------------------------------------------
 
 case_delay() {  # delay 100ms: RTT +100 ms +-5%
-  inject delay network.delay "interface: veth0, delay: 100ms" 5s \
-    "qdisc add dev veth0 root netem delay 100ms" || return
-  set -- $(pingstats 198.18.0.2 20 0.05)
-  finish delay
-  added=$(calc "$3 - $BASE2")
-  result delay_100ms 100ms "+${added}ms_(mean_+$(calc "$5 - $BASE2"))" "95..105ms" \
-    "$(within "$added" 95 105)"
+  start_run delay "$(step network.delay "delay: 100ms" 8s)"
+  if phase delay "netem .*delay 100ms" "qdisc add dev veth0 root netem delay 100ms"; then
+    set -- $(pingstats 198.18.0.2 20 0.05)
+    measured
+    added=$(calc "$3 - $BASE2")
+    result delay_100ms 100ms "+${added}ms_(mean_+$(calc "$5 - $BASE2"))" "95..105ms" \
+      "$(within "$added" 95 105)"
+  fi
+  end_run
 }
 
 case_loss() {  # loss 10% over 800 pings (4 streams): 10 +- 4 %
-  inject loss network.loss "interface: veth0, percent: 10" 6s \
-    "qdisc add dev veth0 root netem loss 10%" || return
-  set -- $(pingstats 198.18.0.2 200 0.005 4)
-  finish loss
-  lost=$(calc "100 * ($1 - $2) / $1")
-  result loss_10pct "10%" "${lost}%_of_$1" "6..14%" "$(within "$lost" 6 14)"
+  start_run loss "$(step network.loss "percent: 10" 10s)"
+  if phase loss "netem .*loss 10%" "qdisc add dev veth0 root netem loss 10%"; then
+    set -- $(pingstats 198.18.0.2 200 0.005 4)
+    measured
+    lost=$(calc "100 * ($1 - $2) / $1")
+    result loss_10pct "10%" "${lost}%_of_$1" "6..14%" "$(within "$lost" 6 14)"
+  fi
+  end_run
 }
 
 case_filtered() {  # delay to 198.18.0.2 only; 198.18.0.3 on the same link stays at baseline
-  inject filtered network.delay "interface: veth0, delay: 100ms, destinations: [198.18.0.2/32]" 5s \
+  start_run filtered "$(step network.delay "delay: 100ms, destinations: [198.18.0.2/32]" 8s)"
+  if phase filtered "htb .*netem .*delay 100ms" \
     "qdisc add dev veth0 root handle 1: htb default 1
 class add dev veth0 parent 1: classid 1:1 htb rate 10gbit
 class add dev veth0 parent 1: classid 1:2 htb rate 10gbit
 qdisc add dev veth0 parent 1:2 handle 20: netem delay 100ms
-filter add dev veth0 parent 1: protocol ip prio 1 u32 match ip dst 198.18.0.2/32 flowid 1:2" ||
-    return
-  pingstats 198.18.0.3 20 0.05 >/tmp/other &
-  other_pid=$!
-  set -- $(pingstats 198.18.0.2 20 0.05)
-  wait $other_pid
-  finish filtered
-  added=$(calc "$3 - $BASE2")
-  result filtered_target 100ms_to_.2 "+${added}ms" "95..105ms" "$(within "$added" 95 105)"
-  set -- $(cat /tmp/other)
-  other=$(calc "$3 - $BASE3")
-  result filtered_other none_to_.3 "+${other}ms_(${3}ms)" "<5ms_added" "$(within "$other" -5 5)"
+filter add dev veth0 parent 1: protocol ip prio 1 u32 match ip dst 198.18.0.2/32 flowid 1:2"; then
+    pingstats 198.18.0.3 20 0.05 >/tmp/other &
+    other_pid=$!
+    set -- $(pingstats 198.18.0.2 20 0.05)
+    wait $other_pid
+    measured
+    added=$(calc "$3 - $BASE2")
+    result filtered_target 100ms_to_.2 "+${added}ms" "95..105ms" "$(within "$added" 95 105)"
+    set -- $(cat /tmp/other)
+    other=$(calc "$3 - $BASE3")
+    result filtered_other none_to_.3 "+${other}ms_(${3}ms)" "<5ms_added" "$(within "$other" -5 5)"
+  fi
+  end_run
 }
 
-case_jitter() {  # precision: 50ms +- 10ms uniform -> sd 10/sqrt(3) = 5.77 ms
-  inject jitter network.delay "interface: veth0, delay: 50ms, jitter: 10ms" 5s \
-    "qdisc add dev veth0 root netem delay 50ms 10ms" || return
-  set -- $(pingstats 198.18.0.2 50 0.02 2)
-  finish jitter
-  result jitter_50ms 50ms "+$(calc "$3 - $BASE2")ms" "~50ms" INFO
-  result jitter_spread "10ms_uniform" "sd_${4}ms" "sd~5.77ms" INFO
-}
-
-case_small_delay() {  # precision: 10 ms
-  inject delay10 network.delay "interface: veth0, delay: 10ms" 4s \
-    "qdisc add dev veth0 root netem delay 10ms" || return
-  set -- $(pingstats 198.18.0.2 20 0.03)
-  finish delay10
-  result delay_10ms 10ms "+$(calc "$3 - $BASE2")ms" "~10ms" INFO
-}
-
-case_loss30() {  # precision: 30 %
-  inject loss30 network.loss "interface: veth0, percent: 30" 5s \
-    "qdisc add dev veth0 root netem loss 30%" || return
-  set -- $(pingstats 198.18.0.2 150 0.005 4)
-  finish loss30
-  result loss_30pct "30%" "$(calc "100 * ($1 - $2) / $1")%_of_$1" "~30%" INFO
+# Precision figures (INFO rows), one run with three steps: 50ms +- 10ms
+# uniform (sd 10/sqrt(3) = 5.77 ms), 10ms, loss 30%.
+case_precision() {
+  start_run precision "$(step network.delay "delay: 50ms, jitter: 10ms" 6s)
+  - {wait: 1s}
+$(step network.delay "delay: 10ms" 6s)
+  - {wait: 1s}
+$(step network.loss "percent: 30" 10s)"
+  if phase jitter "netem .*delay 50ms +10ms" "qdisc add dev veth0 root netem delay 50ms 10ms"; then
+    set -- $(pingstats 198.18.0.2 50 0.02 2)
+    measured
+    result jitter_50ms 50ms "+$(calc "$3 - $BASE2")ms" "~50ms" INFO
+    result jitter_spread "10ms_uniform" "sd_${4}ms" "sd~5.77ms" INFO
+  fi
+  if phase delay10 "netem .*delay 10ms;" "qdisc add dev veth0 root netem delay 10ms"; then
+    set -- $(pingstats 198.18.0.2 20 0.03)
+    measured
+    result delay_10ms 10ms "+$(calc "$3 - $BASE2")ms" "~10ms" INFO
+  fi
+  if phase loss30 "netem .*loss 30%" "qdisc add dev veth0 root netem loss 30%"; then
+    set -- $(pingstats 198.18.0.2 100 0.005 4)
+    measured
+    result loss_30pct "30%" "$(calc "100 * ($1 - $2) / $1")%_of_$1" "~30%" INFO
+  fi
+  end_run
 }
 
 # --- main ------------------------------------------------------------------------
@@ -248,12 +285,15 @@ set -- $(cat /tmp/base3)
 BASE3=$3
 result baseline none "median_${BASE2}ms_${BASE3}ms" "-" INFO
 
-case_delay
-case_loss
-case_filtered
-case_jitter
-case_small_delay
-case_loss30
+for c in $(echo "$CASES" | tr ',' ' '); do
+  case $c in
+    delay) case_delay ;;
+    loss) case_loss ;;
+    filtered) case_filtered ;;
+    precision) case_precision ;;
+    *) result "$c" - unknown_case - FAIL ;;
+  esac
+done
 
 if [ "$MODE" = agent ]; then
   kill $AGENT_PID 2>/dev/null
