@@ -2,6 +2,7 @@
 
 #include <net/if.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -179,9 +180,18 @@ class QueueDelayFault final : public Fault {
       out["delay_ms_mean"] = stats.mean_hold_ms;
       out["late_ms_max"] = stats.max_late_ms;
       out["queue_overruns"] = static_cast<double>(stats.overruns);
+      out["loop_cpu_ms"] = stats.cpu_ms;
     }
     auto counters = NftCounterPackets(revert_.nft_family(), revert_.nft_table());
-    if (counters.ok()) out["packets_matched"] = static_cast<double>((*counters)["matched"]);
+    if (counters.ok()) {
+      const double matched = static_cast<double>((*counters)["matched"]);
+      out["packets_matched"] = matched;
+      // Queued while the loop's queue was full (fail-open) or unbound: sent on undelayed.
+      if (loop_ != nullptr) {
+        out["packets_undelayed"] =
+            std::max(0.0, matched - static_cast<double>(loop_->stats().received));
+      }
+    }
     return out;
   }
 

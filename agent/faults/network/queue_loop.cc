@@ -129,6 +129,7 @@ struct QueueLoop::State {
   std::atomic<uint64_t> overruns{0};
   std::atomic<double> mean_hold_ms{0};
   std::atomic<double> max_late_ms{0};
+  std::atomic<int64_t> cpu_ns{0};
   std::thread thread;
   std::once_flag stopped;
 
@@ -198,6 +199,7 @@ struct QueueLoop::State {
       if (fds[0].revents & POLLIN) Drain();
       if (fds[2].revents & POLLIN) break;
       ReleaseDue();
+      UpdateCpu();
     }
     // Stop: whatever is queued to us or held goes out now.
     Drain();
@@ -205,6 +207,14 @@ struct QueueLoop::State {
     while (!heap.empty()) {
       Accept(heap.top(), now);
       heap.pop();
+    }
+    UpdateCpu();
+  }
+
+  void UpdateCpu() {
+    timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) {
+      cpu_ns.store(int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec, std::memory_order_relaxed);
     }
   }
 };
@@ -283,6 +293,7 @@ QueueLoopStats QueueLoop::stats() const {
   out.overruns = state_->overruns.load(std::memory_order_relaxed);
   out.mean_hold_ms = state_->mean_hold_ms.load(std::memory_order_relaxed);
   out.max_late_ms = state_->max_late_ms.load(std::memory_order_relaxed);
+  out.cpu_ms = state_->cpu_ns.load(std::memory_order_relaxed) / 1e6;
   return out;
 }
 

@@ -65,6 +65,7 @@ struct QueueLoopStats {
   uint64_t overruns = 0;       // socket overruns (ENOBUFS): packets we never saw
   double mean_hold_ms = 0;     // measured receive -> verdict time of released packets
   double max_late_ms = 0;      // largest verdict time minus due time
+  double cpu_ms = 0;           // CPU time the loop thread has used
 };
 
 class QueueLoop {
