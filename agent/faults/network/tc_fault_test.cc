@@ -91,9 +91,9 @@ class TcFaultTest : public ::testing::Test {
   // TCP goodput from `from` to `to` in Mbit/s as iperf3's receiver measured
   // it over `seconds`, after one omitted second of slow start. The cap
   // counts whole frames, so goodput tops out at 1448/1514 (95.6%) of it.
-  double Throughput(int from, int to, int seconds = 4) {
+  double Throughput(int from, int to, int seconds = 4, bool ipv6 = false) {
     faultline::testing::TempDir dir;
-    const std::string server_address = NetLab::Address(to);
+    const std::string server_address = ipv6 ? NetLab::Address6(to) : NetLab::Address(to);
     faultline::testing::Child server = lab_->Spawn(
         to, {"/usr/bin/iperf3", "-s", "-1", "-B", server_address, "-p", "5301"},
         dir.File("server.log"));
@@ -178,6 +178,28 @@ TEST_F(TcFaultTest, HtbFilteredTo10MbitLeavesAnotherPeerAtFullSpeed) {
   Observation seen = ObserveIn(0, *fault);
   EXPECT_GT(seen["packets"], 1000);
   EXPECT_GT(seen["unmatched_packets"], 1000);
+  ASSERT_TRUE(RevertIn(0, *fault).ok());
+  EXPECT_EQ(lab_->Snapshot(0), before);
+}
+
+// IPv6 rules (address words, next header, ports at offset 40) on real
+// traffic: the v6 flow to h1's port is capped, v4 to the same host is not.
+TEST_F(TcFaultTest, HtbFilterOnIpv6DestinationAndPort) {
+  const std::string before = lab_->Snapshot(0);
+  v1::FaultSpec spec = Bandwidth(10'000'000);
+  v1::NetworkTarget* target = spec.mutable_network_bandwidth()->mutable_target();
+  target->add_destinations(NetLab::Address6(1) + "/128");
+  target->add_ports(5301);
+  target->set_protocol(v1::NETWORK_PROTOCOL_TCP);
+  auto fault = Make(spec, Context("htb-v6"));
+  ASSERT_NE(fault, nullptr);
+  ASSERT_TRUE(ApplyIn(0, *fault).ok());
+  const double v6 = Throughput(0, 1, 4, /*ipv6=*/true);
+  std::cout << "[ measured ] tcp over ipv6 to h1 port 5301 under htb 10mbit: " << v6 << "\n";
+  if (!WithinTenPercent(v6, 10.0)) {
+    EXPECT_TRUE(WithinTenPercent(Throughput(0, 1, 4, true), 10.0));
+  }
+  EXPECT_GT(Throughput(0, 1, 1), 100.0) << "ipv4 to the same host is outside the filter";
   ASSERT_TRUE(RevertIn(0, *fault).ok());
   EXPECT_EQ(lab_->Snapshot(0), before);
 }
