@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,7 +17,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -112,7 +116,26 @@ int PollFor(int fd, Clock::time_point deadline) {
 
 std::string NetLabScript() { return std::string(FAULTLINE_SOURCE_DIR) + "/scripts/netlab"; }
 
+// Labs whose test process died without running destructors (SIGKILL, a
+// crash, a closed output pipe) are removed by the next lab created on this
+// machine: their names carry the owner's pid.
+static void RemoveOrphanLabs() {
+  std::set<std::string> orphans;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/run/netns", ec)) {
+    std::string name = entry.path().filename().string();
+    int pid = 0, index = 0;
+    char rest[32] = {};
+    if (std::sscanf(name.c_str(), "fl%dn%d-%31s", &pid, &index, rest) != 3 || pid <= 0) continue;
+    std::string lab = absl::StrCat("fl", pid, "n", index);
+    if (name != lab + "-sw" && name.rfind(lab + "-h", 0) != 0) continue;
+    if (kill(pid, 0) != 0 && errno == ESRCH) orphans.insert(lab);
+  }
+  for (const std::string& lab : orphans) RunCommand({NetLabScript(), "down", lab}, nullptr);
+}
+
 absl::StatusOr<std::unique_ptr<NetLab>> NetLab::Create(int hosts) {
+  RemoveOrphanLabs();
   std::string name = absl::StrCat("fl", getpid(), "n", lab_counter++);
   std::string output;
   int rc = RunCommand({NetLabScript(), "up", name, std::to_string(hosts)}, &output);

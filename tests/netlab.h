@@ -5,7 +5,8 @@
 // 198.18.0.(i+1)/24 and fd00:198:18::(i+1)/64 on eth0 (see scripts/netlab for
 // the layout). The destructor SIGKILLs whatever still runs inside the lab's
 // namespaces and deletes them (`scripts/netlab down`), so links, qdiscs and
-// nft rulesets inside the lab vanish with it.
+// nft rulesets inside the lab vanish with it. Labs left by a test process
+// that died without destructors are removed by the next Create().
 //
 // Measurements run in this process: Ping and UdpLoss open their sockets on a
 // thread that joined the host's network namespace (setns is per thread), so
