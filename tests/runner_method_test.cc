@@ -460,7 +460,6 @@ TEST_F(RunnerMethodTest, FlapTogglesOnTheEmbeddedAgent) {
   Experiment e;
   e.name = "flap";
   e.method = {flap};
-  ASSERT_TRUE(controller::NeedsEmbeddedAgent(e));
   RunOptions options = Options("flap");
   options.inventory = nullptr;
   options.embedded_address = (*agent)->address();
@@ -603,6 +602,30 @@ TEST_F(RunnerMethodTest, StopSignalRevertsAndExitsThree) {
   EXPECT_EQ(abort[0].data["condition"], "stop");
   EXPECT_EQ(abort[0].data["reason"], "interrupted by SIGINT (Ctrl-C)");
   ASSERT_EQ(OfType(events, "abort.reverted").size(), 1u);
+  EXPECT_EQ(ProcessState(victim.pid()), 'S');
+}
+
+TEST_F(RunnerMethodTest, DryRunValidatesEveryPhaseAndSkipsGates) {
+  Child victim = StartVictim(dir_, "fl-dry-vic");
+  Step ramp = Fault("cpu.pressure", CpuSpec(20), seconds(30), {"web"});
+  ramp.ramp = controller::Ramp{.param = "load",
+                               .specs = {CpuSpec(20), CpuSpec(50), CpuSpec(80)},
+                               .summaries = {"load=20", "load=50", "load=80"}};
+  Step flap = Pause(victim.pid(), seconds(30), {"h1"});
+  flap.flap = controller::Flap{.on = seconds(1), .off = seconds(1)};
+  Experiment e = Fleet("dry", {Gate(seconds(30), controller::PauseTimeout::kAbort),
+                               Block(StepKind::kParallel, {ramp, flap}), Wait(seconds(30))});
+  RunOptions options = Options("dry");
+  options.dry_run = true;
+  auto begun = Steady::now();
+  RunOutcome outcome = RunToEnd(e, options);
+  std::vector<Event> events = Events();
+  EXPECT_LT(Steady::now() - begun, seconds(10));
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.verdict << "\n" << Dump(events);
+  EXPECT_EQ(OfType(events, "gate.skipped").size(), 1u);
+  EXPECT_TRUE(OfType(events, "fault.applied").empty());
+  // Every ramp phase on both hosts (each phase has its own spec), the flap once.
+  EXPECT_EQ(OfType(events, "fault.validated").size(), 3u * 2 + 1) << Dump(events);
   EXPECT_EQ(ProcessState(victim.pid()), 'S');
 }
 

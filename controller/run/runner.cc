@@ -102,14 +102,6 @@ uint64_t RandomSeed() {
   return (static_cast<uint64_t>(device()) << 32) | device();
 }
 
-bool StepsNeedEmbedded(const std::vector<Step>& steps) {
-  for (const Step& step : steps) {
-    if (step.kind == StepKind::kFault && step.targets.empty() && step.target.empty()) return true;
-    if (StepsNeedEmbedded(step.steps)) return true;
-  }
-  return false;
-}
-
 // Every planned fault, depth first, for the "plan" event.
 void CollectFaults(const std::vector<PlannedStep>& steps,
                    const std::function<std::string(const std::string&)>& host_name,
@@ -137,11 +129,6 @@ void CollectFaults(const std::vector<PlannedStep>& steps,
 }
 
 }  // namespace
-
-bool NeedsEmbeddedAgent(const Experiment& experiment) {
-  if (experiment.targets.empty()) return true;
-  return StepsNeedEmbedded(experiment.method);
-}
 
 struct Runner::Active {
   std::string agent;  // plan agent name

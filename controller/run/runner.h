@@ -142,10 +142,6 @@ struct RunOutcome {
 // Called from the run's threads, one call at a time.
 using EventCallback = std::function<void(const Event& event)>;
 
-// True when executing `experiment` needs the embedded local agent: it names
-// no targets, or some fault step (at any depth) has none.
-bool NeedsEmbeddedAgent(const Experiment& experiment);
-
 class Runner {
  public:
   // `experiment`, `store` and `stop` must outlive the Runner.
