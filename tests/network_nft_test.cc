@@ -4,6 +4,7 @@
 // filters that leave other peers untouched, partitions that let nothing
 // through, and a host left exactly as it was (including a table the test
 // installed beforehand).
+#include <cstdio>
 #include <functional>
 #include <thread>
 
@@ -122,6 +123,8 @@ TEST_P(NftLossTest, FilteredEgressLossIsMeasuredAndOtherPeerUntouched) {
   ASSERT_TRUE(other.ok()) << other.status();
   EXPECT_EQ(lossy->sent, kPackets);
   EXPECT_NEAR(lossy->loss_pct, percent, 3.0);
+  std::printf("loss %.0f%%: measured %.2f%% of %d pings; other peer %.2f%%\n", percent,
+              lossy->loss_pct, lossy->sent, other->loss_pct);
   EXPECT_EQ(other->received, kPackets) << "the unfiltered peer lost packets";
 
   agent::Observation seen = Observe(0, fault.get());
@@ -150,6 +153,7 @@ TEST_F(NftFaultTest, IngressLossOnIpv6Udp) {
   auto udp = lab_->UdpLoss(0, 1, NetLab::Address6(1), kPackets, microseconds(500));
   ASSERT_TRUE(udp.ok()) << udp.status();
   EXPECT_NEAR(udp->loss_pct, 30.0, 3.0);
+  std::printf("ingress IPv6 UDP loss 30%%: measured %.2f%% of %d\n", udp->loss_pct, udp->sent);
   // IPv4 from the same host is outside the filter.
   auto v4 = lab_->UdpLoss(0, 1, NetLab::Address(1), 500, microseconds(500));
   ASSERT_TRUE(v4.ok());
