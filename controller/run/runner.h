@@ -49,8 +49,10 @@
 // after the steps have unwound; then "abort.reverted" {revert_ms: from the
 // condition becoming true to every fault reverted, all_reverted}. Exit 3.
 // The journal is polled for control events every RunOptions::control_poll
-// (JournalStore has no "events since" query, so each poll reads the run's
-// events; fine for runs of tens of thousands of events).
+// from run.started until the after probes are done (JournalStore has no
+// "events since" query, so each poll reads the run's events; fine for runs of
+// tens of thousands of events). Rollback actions are not interrupted: each is
+// bounded by its own timeout.
 //
 // Rollback, after the method and after an abort: every fault is reverted
 // (always), the after probes run, then the experiment's rollback actions run
