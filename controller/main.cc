@@ -20,6 +20,7 @@
 #include "common/units.h"
 #include "common/version.h"
 #include "controller/cli/plan_command.h"
+#include "controller/cli/serve_commands.h"
 #include "controller/probes/probe.h"
 #include "controller/report/report.h"
 #include "controller/run/embedded_agent.h"
@@ -41,6 +42,15 @@ commands:
   runs                      list recorded runs, newest first
   show RUN                  a run's timeline
   report RUN --format F     render a run as md, json or junit
+  serve --config FILE       the controller daemon: API on 127.0.0.1:7430, schedules, halt
+  submit FILE [--wait]      run an experiment in serve; --wait exits with the run's code
+  status RUN                a run's status, verdict and open pause gate
+  note RUN "text"           journal a note for the review
+  continue RUN              open the pause gate the run waits at
+  abort RUN [--reason R]    stop the run: revert everything, exit 3
+  halt --inventory FILE     revert every fault on every agent now (or --server: through serve)
+  halt --release            let serve start runs again
+  schedules / fire NAME     serve's schedules; fire one now
 
 common options: --journal DB (default $FAULTLINE_JOURNAL or /var/lib/faultline/journal.db)
                 --log-level LEVEL, --log-format text|json, --help, --version
@@ -358,6 +368,15 @@ int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "validate") return Validate(args);
   if (command == "plan") return PlanCommand(args);
+  if (command == "serve") return ServeCommand(args);
+  if (command == "submit") return SubmitCommand(args);
+  if (command == "status") return StatusCommand(args);
+  if (command == "note") return NoteCommand(args);
+  if (command == "continue") return ContinueCommand(args);
+  if (command == "abort") return AbortCommand(args);
+  if (command == "halt") return HaltCommand(args);
+  if (command == "schedules") return SchedulesCommand(args);
+  if (command == "fire") return FireCommand(args);
   if (command == "run") return Run(args);
   if (command == "runs") return Runs(args);
   if (command == "show") return Render(args, /*report=*/false);
