@@ -381,6 +381,11 @@ absl::Status TcFault::InstallLayout(Rtnetlink& rtnl, int ifindex, uint32_t txqle
 absl::Status TcFault::Apply() {
   if (!prepared_) return absl::FailedPreconditionError(absl::StrCat(kind_, ": apply before prepare"));
   FL_ASSIGN_OR_RETURN(Rtnetlink rtnl, Rtnetlink::Open());
+  // The interface may have gone since Prepare (a container stopped).
+  if (absl::StatusOr<LinkInfo> link = rtnl.LinkByIndex(state_.ifindex()); !link.ok()) {
+    return absl::Status(link.status().code(),
+                        absl::StrCat(Where(), ": ", link.status().message()));
+  }
   std::string owner;
   if (!Registry::Get().Claim(Slot(), context_.fault_id, &owner)) {
     state_.Clear();
