@@ -31,6 +31,11 @@ constexpr uint64_t kMaxBucketBytes = uint64_t{1} << 30;
 // Linux IFNAMSIZ (16) minus the terminating NUL.
 constexpr size_t kMaxInterfaceName = 15;
 constexpr int64_t kMaxReorderGap = 1'000'000;
+// The agent's caps (agent/faults/network/network_fault.cc): entries per
+// address or port list, and u32 rules a filtered target may expand to.
+constexpr size_t kMaxAddresses = 64;
+constexpr size_t kMaxPorts = 64;
+constexpr int kMaxFilterRules = 256;
 
 std::string Quote(absl::string_view text) { return absl::StrCat("\"", absl::CEscape(text), "\""); }
 
@@ -127,6 +132,40 @@ bool HasHostBits(const ParsedCidr& cidr) {
     if (cidr.bytes[bit / 8] & (0x80u >> (bit % 8))) return true;
   }
   return false;
+}
+
+// The u32 rules a filtered target expands to, as the agent counts them: per
+// address family present on both sides, destinations x sources x ports (each
+// port twice: as source and as destination) x protocols (tcp and udp when
+// ports are given without a protocol). -1 when destinations and sources share
+// no address family.
+int FilterRuleCount(const v1::NetworkTarget& target) {
+  const bool filtered = !target.destinations().empty() || !target.sources().empty() ||
+                        !target.ports().empty() || target.protocol() != v1::NETWORK_PROTOCOL_ANY;
+  if (!filtered) return 0;
+  auto count = [](const google::protobuf::RepeatedPtrField<std::string>& cidrs, int family) {
+    int n = 0;
+    for (const std::string& text : cidrs) {
+      std::optional<ParsedCidr> cidr = ParseCidr(text);
+      n += cidr && cidr->family == family;
+    }
+    return n;
+  };
+  const int ports = target.ports().empty() ? 1 : 2 * target.ports_size();
+  const int protocols =
+      target.protocol() == v1::NETWORK_PROTOCOL_ANY && !target.ports().empty() ? 2 : 1;
+  int total = 0;
+  bool any_family = false;
+  for (int family : {AF_INET, AF_INET6}) {
+    const int dst = count(target.destinations(), family);
+    const int src = count(target.sources(), family);
+    if ((!target.destinations().empty() && dst == 0) || (!target.sources().empty() && src == 0)) {
+      continue;
+    }
+    any_family = true;
+    total += std::max(dst, 1) * std::max(src, 1) * ports * protocols;
+  }
+  return any_family ? total : -1;
 }
 
 // Which engines may run each kind (DESIGN.md catalogue), preferred first.
@@ -228,6 +267,11 @@ class NetworkReader {
   std::optional<std::vector<std::string>> AddressList(const YamlNode& node, absl::string_view name,
                                                       absl::string_view omit_hint) {
     if (!ExpectSequence(node, Field(name), diagnostics_)) return std::nullopt;
+    if (node.items.size() > kMaxAddresses) {
+      Error(node, absl::StrCat(Field(name), " lists ", node.items.size(), " entries; at most ",
+                               kMaxAddresses));
+      return std::nullopt;
+    }
     bool ok = true;
     if (node.items.empty()) {
       Error(node, absl::StrCat(Field(name), " must list at least one address or CIDR", omit_hint));
@@ -271,6 +315,11 @@ class NetworkReader {
   // A list of ports 1..65535.
   std::optional<std::vector<uint32_t>> PortList(const YamlNode& node) {
     if (!ExpectSequence(node, Field("ports"), diagnostics_)) return std::nullopt;
+    if (node.items.size() > kMaxPorts) {
+      Error(node, absl::StrCat(Field("ports"), " lists ", node.items.size(), " ports; at most ",
+                               kMaxPorts));
+      return std::nullopt;
+    }
     bool ok = true;
     if (node.items.empty()) {
       Error(node, absl::StrCat(Field("ports"),
@@ -391,6 +440,7 @@ class NetworkReader {
         if (*i == 1) Summary("direction=ingress");
       }
     }
+    const size_t errors_before = diagnostics_->size();
     const YamlNode* destinations = fields_.Get("destinations");
     if (destinations) {
       if (auto v =
@@ -399,8 +449,9 @@ class NetworkReader {
         Summary(absl::StrCat("destinations=", absl::StrJoin(*v, ",")));
       }
     }
-    if (const YamlNode* node = fields_.Get("sources")) {
-      if (auto v = AddressList(*node, "sources", " (omit it to match any source)")) {
+    const YamlNode* sources = fields_.Get("sources");
+    if (sources) {
+      if (auto v = AddressList(*sources, "sources", " (omit it to match any source)")) {
         for (const std::string& cidr : *v) target->add_sources(cidr);
         Summary(absl::StrCat("sources=", absl::StrJoin(*v, ",")));
       }
@@ -409,7 +460,27 @@ class NetworkReader {
     PortsAndProtocol(target->mutable_ports(), &protocol);
     target->set_protocol(protocol);
     CommonSummary(*target);
-    if (!fields_.Key("interface") && !destinations) {
+    // Whole-filter checks only on filters that read cleanly.
+    if (diagnostics_->size() == errors_before) {
+      const int rules = FilterRuleCount(*target);
+      if (rules < 0) {
+        Error(*fields_.Key("sources"),
+              absl::StrCat(kind_,
+                           ": destinations and sources share no address family (IPv4 "
+                           "and IPv6 cannot match the same packet)"));
+      } else if (rules > kMaxFilterRules) {
+        ErrorAt(fields_.where(),
+                absl::StrCat(kind_, ": the filters expand to ", rules,
+                             " classifier rules (destinations x sources x ports x protocols); "
+                             "at most ",
+                             kMaxFilterRules));
+      }
+    }
+    // An ingress fault filtered by source can find its interface from the
+    // route to that source.
+    const bool ingress_by_source =
+        target->direction() == v1::NETWORK_DIRECTION_INGRESS && sources != nullptr;
+    if (!fields_.Key("interface") && !destinations && !ingress_by_source) {
       ErrorAt(fields_.where(),
               absl::StrCat(kind_,
                            " params need interface or destinations (without interface, the "
@@ -567,9 +638,19 @@ void ReadLoss(NetworkReader& r, v1::NetworkLoss* out) {
          {rr, "r", &v1::GilbertElliott::set_r_pct},
          {bad_loss, "bad_loss", &v1::GilbertElliott::set_bad_loss_pct},
          {good_loss, "good_loss", &v1::GilbertElliott::set_good_loss_pct}};
+    bool read_all = p && rr;
     for (const auto& [node, name, setter] : kParams) {
       if (!node) continue;
-      if (auto v = r.Percent(*node, name, false)) (ge->*setter)(*v);
+      if (auto v = r.Percent(*node, name, false)) {
+        (ge->*setter)(*v);
+      } else {
+        read_all = false;
+      }
+    }
+    if (read_all && !(ge->good_loss_pct() > 0) && !(ge->p_pct() > 0 && ge->bad_loss_pct() > 0)) {
+      r.Error(*model, absl::StrCat(r.Field("model"),
+                                   " gilbert-elliott with these parameters drops nothing: give "
+                                   "good_loss > 0, or p > 0 with bad_loss > 0"));
     }
     r.Summary(absl::StrCat("p=", FormatPercent(ge->p_pct()), " r=", FormatPercent(ge->r_pct()),
                            " bad_loss=", FormatPercent(ge->bad_loss_pct()),

@@ -24,8 +24,10 @@
 // The checks are the proto's (faults.proto comments) plus what can be known
 // without a host: an engine that cannot run the kind or a parameter
 // (`engine: nftables` with a loss correlation), ports with icmp, a filtered
-// `engine: tbf`. The agent re-validates and decides whether the host can
-// provide the engine.
+// `engine: tbf`, and the agent's caps (64 entries per address list, 64 ports,
+// at most 256 classifier rules for destinations x sources x ports x
+// protocols, destinations and sources sharing an address family). The agent
+// re-validates and decides whether the host can provide the engine.
 //
 // Internal to controller/spec. Pure functions, thread-safe.
 #ifndef FAULTLINE_CONTROLLER_SPEC_NETWORK_PARAMS_H_

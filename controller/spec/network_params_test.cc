@@ -132,6 +132,23 @@ TEST(NetworkParamsTest, DelayDefaults) {
   EXPECT_EQ(routed.params_summary, "delay=1us destinations=2001:db8::1 engine=nfqueue");
 }
 
+TEST(NetworkParamsTest, IngressBySourceNeedsNoInterface) {
+  const Step step =
+      ParseStep("network.loss", "percent: 5, direction: ingress, sources: [198.18.0.2]");
+  EXPECT_EQ(step.spec.network_loss().target().direction(), v1::NETWORK_DIRECTION_INGRESS);
+  EXPECT_EQ(step.params_summary, "percent=5% direction=ingress sources=198.18.0.2");
+}
+
+TEST(NetworkParamsTest, FilterRulesUpToTheAgentsCap) {
+  // IPv4: 4 destinations x 4 sources x (2 ports x 2 directions) x (tcp, udp)
+  // = 128 rules; the IPv6 source has no IPv6 destination and adds none.
+  const Step step = ParseStep(
+      "network.delay",
+      "delay: 1ms, destinations: [198.18.0.1, 198.18.0.2, 198.18.0.3, 198.18.0.4], sources: "
+      "[198.18.1.1, 198.18.1.2, 198.18.1.3, 198.18.1.4, \"2001:db8::1\"], ports: [80, 443]");
+  EXPECT_EQ(step.spec.network_delay().target().sources_size(), 5);
+}
+
 TEST(NetworkParamsTest, LossRandomAndGilbertElliott) {
   const Step random =
       ParseStep("network.loss", "percent: 10, correlation: 25%, interface: veth0, engine: netem");
@@ -258,6 +275,20 @@ TEST(NetworkParamsTest, Microseconds) {
 
 // --- bad inputs ---------------------------------------------------------------------
 
+// "198.18.0.1, 198.18.0.2, ..." (n distinct addresses).
+std::string ManyAddresses(int n) {
+  std::string out;
+  for (int i = 1; i <= n; ++i) absl::StrAppend(&out, i > 1 ? ", " : "", "198.18.0.", i);
+  return out;
+}
+
+// "1001, 1002, ..." (n distinct ports).
+std::string ManyPorts(int n) {
+  std::string out;
+  for (int i = 1; i <= n; ++i) absl::StrAppend(&out, i > 1 ? ", " : "", 1000 + i);
+  return out;
+}
+
 struct BadCase {
   const char* name;
   std::string yaml;
@@ -351,6 +382,22 @@ std::vector<BadCase> BadCases() {
         "the interface of the route to the first destination is used)",
         "x.yaml:5:49: unknown field \"interfce\" in network.delay params (did you mean "
         "\"interface\"?)"}},
+      {"TooManyAddressesAndPorts",
+       NetStep("network.delay", absl::StrCat("delay: 1ms, destinations: [", ManyAddresses(65),
+                                             "], ports: [", ManyPorts(65), "]")),
+       {"x.yaml:5:63: network.delay: destinations lists 65 entries; at most 64",
+        "x.yaml:5:908: network.delay: ports lists 65 ports; at most 64"}},
+      {"NoSharedAddressFamily",
+       NetStep("network.delay",
+               "delay: 1ms, destinations: [198.18.0.2], sources: [\"2001:db8::/64\"]"),
+       {"x.yaml:5:77: network.delay: destinations and sources share no address family (IPv4 and "
+        "IPv6 cannot match the same packet)"}},
+      {"TooManyFilterRules",
+       NetStep("network.delay",
+               absl::StrCat("delay: 1ms, destinations: [", ManyAddresses(8), "], sources: [",
+                            ManyAddresses(5), "], ports: [80, 443]")),
+       {"x.yaml:5:36: network.delay: the filters expand to 320 classifier rules (destinations x "
+        "sources x ports x protocols); at most 256"}},
       // --- network.delay ---------------------------------------------------------
       {"DelayMissing",
        NetStep("network.delay", "jitter: 1ms, interface: eth0"),
@@ -442,6 +489,10 @@ std::vector<BadCase> BadCases() {
         "loss comes from p, r, bad_loss and good_loss)",
         "x.yaml:5:98: network.loss: bad_loss must be a percentage 0..100 such as 10 or \"10%\", "
         "got 120"}},
+      {"GilbertElliottThatDropsNothing",
+       NetStep("network.loss", "model: gilbert-elliott, p: 0, r: 50, interface: e"),
+       {"x.yaml:5:43: network.loss: model gilbert-elliott with these parameters drops nothing: "
+        "give good_loss > 0, or p > 0 with bad_loss > 0"}},
       {"NftablesLossIsRandomWithoutCorrelation",
        absl::StrCat(kHead,
                     "  - {fault: network.loss, params: {percent: 5, correlation: 25, interface: "
