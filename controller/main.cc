@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "boost/program_options.hpp"
 #include "common/logging.h"
+#include "common/status.h"
 #include "common/units.h"
 #include "common/version.h"
 #include "controller/cli/plan_command.h"
@@ -53,6 +54,7 @@ commands:
   schedules / fire NAME     serve's schedules; fire one now
 
 common options: --journal DB (default $FAULTLINE_JOURNAL or /var/lib/faultline/journal.db)
+                --journal-durability full|normal (default full: every event fsynced)
                 --log-level LEVEL, --log-format text|json, --help, --version
 exit codes: 0 passed, 1 steady state deviated, 2 invalid input or usage,
             3 aborted / fault not applied / agent unreachable
@@ -60,6 +62,7 @@ exit codes: 0 passed, 1 steady state deviated, 2 invalid input or usage,
 
 struct Common {
   std::string journal;
+  std::string journal_durability = "full";
   std::string log_level = "warn";
   std::string log_format = "text";
 };
@@ -68,6 +71,8 @@ po::options_description CommonOptions(Common* c) {
   po::options_description d("common options");
   d.add_options()
       ("journal", po::value(&c->journal), "journal database (SQLite)")
+      ("journal-durability", po::value(&c->journal_durability)->default_value("full"),
+       "full (fsync every event) or normal (survives a controller crash, not power loss)")
       ("log-level", po::value(&c->log_level)->default_value("warn"), "trace|debug|info|warn|error")
       ("log-format", po::value(&c->log_format)->default_value("text"), "text|json")
       ("help,h", "show help");
@@ -89,7 +94,9 @@ bool Parse(const std::vector<std::string>& args, const po::options_description& 
 }
 
 absl::StatusOr<std::unique_ptr<JournalStore>> OpenJournal(const Common& c) {
-  return OpenSqliteStore(c.journal.empty() ? DefaultJournalPath() : c.journal);
+  FL_ASSIGN_OR_RETURN(JournalDurability durability, ParseJournalDurability(c.journal_durability));
+  return OpenSqliteStore(c.journal.empty() ? DefaultJournalPath() : c.journal,
+                         JournalOptions{durability});
 }
 
 bool InitLogs(const Common& c) {
@@ -173,6 +180,8 @@ int Run(const std::vector<std::string>& args) {
   std::string file, junit;
   bool json = false, dry_run = false;
   std::string lease_ttl_text = "10s";
+  std::string inventory_flag;
+  uint64_t seed_flag = 0;
   EmbeddedAgentOptions embedded;
   po::options_description options = CommonOptions(&common);
   options.add_options()
@@ -180,6 +189,9 @@ int Run(const std::vector<std::string>& args) {
       ("json", po::bool_switch(&json), "print events as JSON lines (for CI)")
       ("junit", po::value(&junit), "write a JUnit XML report to this file at the end")
       ("dry-run", po::bool_switch(&dry_run), "agents validate every fault; nothing is applied")
+      ("inventory", po::value(&inventory_flag),
+       "inventory file (wins over the experiment's inventory:)")
+      ("seed", po::value(&seed_flag), "blast-radius seed (wins over the experiment's seed:)")
       ("lease-ttl", po::value(&lease_ttl_text)->default_value("10s"),
        "dead-man's switch: agents revert this run's faults if not renewed within this")
       ("agent-binary", po::value(&embedded.agent_binary), "faultline-agent for the embedded agent")
@@ -190,7 +202,8 @@ int Run(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!Parse(args, options, positional, &vm) || !InitLogs(common)) return kExitInvalid;
   if (vm.count("help") || file.empty()) {
-    std::cout << "usage: faultline run FILE [--journal DB] [--json] [--junit FILE] [--dry-run]\n"
+    std::cout << "usage: faultline run FILE [--inventory FILE] [--seed N] [--journal DB] [--json] "
+                 "[--junit FILE] [--dry-run]\n"
               << options;
     return file.empty() && !vm.count("help") ? kExitInvalid : 0;
   }
@@ -203,6 +216,14 @@ int Run(const std::vector<std::string>& args) {
   auto experiment = LoadExperiment(file, &diagnostics);
   if (!experiment.ok()) {
     if (diagnostics.empty()) std::cerr << file << ": " << experiment.status().message() << "\n";
+    for (const Diagnostic& d : diagnostics) std::cerr << d.ToString() << "\n";
+    return kExitInvalid;
+  }
+  auto prepared = PrepareRun(&*experiment, inventory_flag,
+                             vm.count("seed") ? std::optional<uint64_t>(seed_flag) : std::nullopt,
+                             &diagnostics);
+  if (!prepared.ok()) {
+    if (diagnostics.empty()) std::cerr << file << ": " << prepared.status().message() << "\n";
     for (const Diagnostic& d : diagnostics) std::cerr << d.ToString() << "\n";
     return kExitInvalid;
   }
@@ -219,12 +240,10 @@ int Run(const std::vector<std::string>& args) {
   RunOptions run_options;
   run_options.dry_run = dry_run;
   run_options.lease_ttl = *lease_ttl;
+  run_options.inventory = prepared->inventory ? &*prepared->inventory : nullptr;
+  run_options.default_seed = prepared->default_seed;
   std::unique_ptr<EmbeddedAgent> agent;
-  bool needs_embedded = experiment->targets.empty();
-  for (const Step& step : experiment->method) {
-    needs_embedded = needs_embedded || (step.kind == StepKind::kFault && step.target.empty());
-  }
-  if (needs_embedded) {
+  if (prepared->uses_embedded_agent) {
     auto started = EmbeddedAgent::Start(embedded);
     if (!started.ok()) {
       std::cerr << "faultline: " << started.status().message() << "\n";
