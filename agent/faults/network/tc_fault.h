@@ -15,7 +15,8 @@
 //           to fa17:0, the direct queue (prio 1 / 2, evaluated first).
 // Control-plane exemption: unless target.allow_control_plane, packets with
 // TCP port context.control_port (either side) and packets from/to
-// context.caller_address never reach the fault. Whenever either is known,
+// context.caller_address (unless it is a loopback address, whose channel is
+// the port) never reach the fault. Whenever either is known,
 // the tree layout is used, even for an unfiltered fault; the rules are cheap
 // and harmless on interfaces the control channel does not use (an agent on a
 // unix socket called locally has neither, and gets the simple layout).

@@ -142,7 +142,15 @@ std::vector<TcMatch> ExemptionMatches(int control_port, const std::string& calle
   }
   if (!caller_address.empty() && caller_address.find('/') == std::string::npos) {
     absl::StatusOr<IpPrefix> caller = ParseIpPrefix(caller_address);
-    if (caller.ok()) {
+    // A loopback caller reaches the agent only through the control port,
+    // which the rules above keep out already; exempting the whole address
+    // would exempt every loopback flow and make faults on lo toothless.
+    static constexpr std::array<uint8_t, 16> kIpv6Loopback = {0, 0, 0, 0, 0, 0, 0, 0,
+                                                              0, 0, 0, 0, 0, 0, 0, 1};
+    const bool loopback = caller.ok() && (caller->family == AF_INET
+                                              ? caller->address[0] == 127
+                                              : caller->address == kIpv6Loopback);
+    if (caller.ok() && !loopback) {
       for (int offset : caller->family == AF_INET ? std::vector<int>{kV4Source, kV4Destination}
                                                   : std::vector<int>{kV6Source, kV6Destination}) {
         TcMatch match;

@@ -34,7 +34,9 @@ std::vector<TcMatch> TargetMatches(const v1::NetworkTarget& target);
 
 // Rules that keep the control channel out of a fault: TCP source or
 // destination port `control_port` (if > 0, both families) and packets from
-// or to `caller_address` (if it parses as an address). Empty when neither.
+// or to `caller_address` (if it parses as an address and is not a loopback
+// address: a loopback caller's channel is the control port, and exempting
+// 127.0.0.1 would exempt all loopback traffic). Empty when neither.
 std::vector<TcMatch> ExemptionMatches(int control_port, const std::string& caller_address);
 
 }  // namespace faultline::agent

@@ -107,6 +107,9 @@ TEST(ExemptionMatchesTest, ControlPortAndCaller) {
   ASSERT_EQ(caller.size(), 2u);
   EXPECT_TRUE(HasKey(caller[0], 0x0A010203u, 0xFFFFFFFFu, 12));
   EXPECT_TRUE(HasKey(caller[1], 0x0A010203u, 0xFFFFFFFFu, 16));
+  EXPECT_TRUE(ExemptionMatches(0, "127.0.0.1").empty()) << "loopback callers use the port";
+  EXPECT_TRUE(ExemptionMatches(0, "::1").empty());
+  EXPECT_EQ(ExemptionMatches(7431, "127.0.0.1").size(), 4u);
   std::vector<TcMatch> caller6 = ExemptionMatches(0, "2001:db8::7");
   ASSERT_EQ(caller6.size(), 2u);
   EXPECT_EQ(caller6[0].protocol, kEthPIpv6);
