@@ -535,6 +535,7 @@ void ReadDelay(NetworkReader& r, v1::NetworkDelay* out) {
   double correlation = 0;
   r.OptionalPercent("correlation", false, &correlation);
   out->set_correlation_pct(correlation);
+  if (correlation > 0) r.NetemOnly("correlation", "correlation");
   if (const YamlNode* node = f.Get("distribution")) {
     static const std::vector<std::string> kNames = {"uniform", "normal", "pareto", "paretonormal"};
     if (auto i = r.Choice(*node, "distribution", kNames)) {
@@ -658,7 +659,7 @@ void ReadLoss(NetworkReader& r, v1::NetworkLoss* out) {
   }
   r.Target(out->mutable_target());
   if (gilbert) r.NetemOnly("model", "model gilbert-elliott");
-  if (!gilbert) r.NetemOnly("correlation", "correlation");
+  if (!gilbert && out->correlation_pct() > 0) r.NetemOnly("correlation", "correlation");
 }
 
 template <typename Message>

@@ -447,13 +447,16 @@ std::vector<BadCase> BadCases() {
                     "  - {fault: network.delay, params: {delay: 10ms, reorder: {gap: 0, pct: "
                     "5}, interface: e}, duration: 1s}\n"
                     "  - {fault: network.delay, params: {delay: 10ms, reorder: {percent: 5}, "
+                    "interface: e, engine: nfqueue}, duration: 1s}\n"
+                    "  - {fault: network.delay, params: {delay: 10ms, correlation: 5, "
                     "interface: e, engine: nfqueue}, duration: 1s}\n"),
        {"x.yaml:5:59: network.delay: reorder: expected a mapping, got 25",
         "x.yaml:6:59: missing required field \"percent\" in network.delay reorder",
         "x.yaml:6:65: network.delay: reorder.gap must be an integer 1..1000000 (every gap-th "
         "packet is sent at once), got 0",
         "x.yaml:6:68: unknown field \"pct\" in network.delay reorder",
-        "x.yaml:7:50: network.delay: reorder works only with engine netem, not nfqueue"}},
+        "x.yaml:7:50: network.delay: reorder works only with engine netem, not nfqueue",
+        "x.yaml:8:50: network.delay: correlation works only with engine netem, not nfqueue"}},
       // --- network.loss ---------------------------------------------------------
       {"LossPercentMissingAndOutOfRange",
        absl::StrCat(kHead,
