@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "controller/run/agent_client.h"
 #include "controller/store/sqlite_store.h"
 #include "gmock/gmock.h"
@@ -101,6 +103,50 @@ TEST(ServeCrashTest, RestartAfterKill9MarksTheRunInterruptedAndRevertsItsFaults)
   EXPECT_THAT(out, HasSubstr("status:     interrupted"));
   ASSERT_EQ(Faultline({"show", run_id, "--journal", dir.File("journal.db")}, &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("run.recovered"));
+  StopServe(again);
+}
+
+// An experiment without targets runs on serve's embedded agent, a child that
+// watches serve: a kill -9 of serve makes it revert at once; the restarted
+// serve marks the run interrupted and clears the dead agent's state.
+TEST(ServeCrashTest, Kill9WithTheEmbeddedAgentRevertsAtOnce) {
+  TempDir dir;
+  Child victim = StartVictim(dir, "flsrvemb" + std::to_string(getpid() % 100000));
+  ASSERT_TRUE(Eventually([&] { return ProcessState(victim.pid()) == 'S'; }, seconds(5)));
+  std::string experiment = WriteFile(
+      dir, "local.yaml",
+      "apiVersion: faultline/v1\nkind: Experiment\nmetadata: {name: local-pause}\n"
+      "method:\n  - {fault: process.pause, params: {pid: " +
+          std::to_string(victim.pid()) + "}, duration: 5m}\n");
+  std::string config = WriteFile(dir, "serve.yaml",
+                                 "listen: 127.0.0.1:0\njournal: journal.db\nlease_ttl: 5m\n"
+                                 "embedded_dir: embedded\n");
+  ServeProcess serve = StartServe(dir, config, dir.File("serve.log"));
+  ASSERT_FALSE(serve.address.empty()) << ReadFile(dir.File("serve.log"));
+  std::string out;
+  ASSERT_EQ(Faultline({"submit", experiment, "--server", serve.address}, &out), 0) << out;
+  std::string run_id = out.substr(0, out.find('\n'));
+  ASSERT_TRUE(Eventually([&] { return ProcessState(victim.pid()) == 'T'; }, seconds(15)))
+      << ReadFile(dir.File("serve.log"));
+  const std::string agent_dir = dir.File("embedded/" + std::to_string(serve.child.pid()));
+  ASSERT_TRUE(std::filesystem::exists(agent_dir));
+
+  auto killed_at = std::chrono::steady_clock::now();
+  serve.child.Signal(SIGKILL);
+  ASSERT_GE(serve.child.Wait(seconds(10)), 0);
+  ASSERT_TRUE(Eventually([&] { return ProcessState(victim.pid()) == 'S'; }, seconds(10)));
+  std::cout << "embedded agent resumed the victim "
+            << std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() -
+                                                        killed_at)
+                   .count()
+            << " ms after serve was killed\n";
+
+  ServeProcess again = StartServe(dir, config, dir.File("serve2.log"));
+  ASSERT_FALSE(again.address.empty()) << ReadFile(dir.File("serve2.log"));
+  EXPECT_FALSE(std::filesystem::exists(agent_dir)) << "dead embedded agent's state not recovered";
+  ASSERT_EQ(Faultline({"status", run_id, "--server", again.address}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("status:     interrupted"));
+  EXPECT_EQ(ProcessState(victim.pid()), 'S');
   StopServe(again);
 }
 

@@ -5,6 +5,8 @@
 // status and abort reach the run through serve; a bad config is refused with
 // file:line:col.
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gmock/gmock.h"
@@ -143,6 +145,50 @@ TEST_F(ServeScheduleTest, SubmitWaitReturnsTheRunsExitCode) {
   EXPECT_THAT(out, HasSubstr("bad.yaml:1:1: missing required field"));
   EXPECT_EQ(Faultline({"submit", pass_, "--server", "127.0.0.1:9"}, &out), 3) << out;
   EXPECT_THAT(out, HasSubstr("cannot reach faultline serve at 127.0.0.1:9"));
+}
+
+// Without a server, note/status/continue/abort work on the local journal,
+// which a `faultline run` polls.
+TEST(LocalJournalControlTest, ContinueAndNoteReachAFaultlineRun) {
+  unsetenv("FAULTLINE_SERVER");
+  TempDir dir;
+  const std::string journal = dir.File("journal.db");
+  std::string gate = WriteFile(
+      dir, "gate.yaml",
+      Experiment("gate", "method:\n  - pause: {message: \"look at the dashboards\", timeout: "
+                         "1m}\n  - wait: 100ms\n"));
+  Child run({BinDir() + "/faultline", "run", gate, "--journal", journal, "--json"},
+            dir.File("run.log"));
+  std::string run_id;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        std::string log = ReadFile(dir.File("run.log"));
+        auto pos = log.find("\"gate.waiting\"");
+        if (pos == std::string::npos) return false;
+        auto id = log.rfind("\"run_id\":\"", pos);
+        if (id == std::string::npos) return false;
+        id += 10;
+        run_id = log.substr(id, log.find('"', id) - id);
+        return true;
+      },
+      seconds(20)))
+      << ReadFile(dir.File("run.log"));
+
+  std::string out;
+  ASSERT_EQ(Faultline({"status", run_id, "--journal", journal}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("waiting:    at pause gate 1: look at the dashboards"));
+  EXPECT_THAT(out, HasSubstr("faultline continue " + run_id));
+  ASSERT_EQ(Faultline({"note", run_id, "all green", "--journal", journal}, &out), 0) << out;
+  ASSERT_EQ(Faultline({"continue", run_id, "--journal", journal, "--by", "sre"}, &out), 0) << out;
+  int status = run.Wait(seconds(20));
+  ASSERT_GE(status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(dir.File("run.log"));
+  ASSERT_EQ(Faultline({"show", run_id, "--journal", journal}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("all green"));
+  EXPECT_THAT(out, HasSubstr("gate.continued"));
+  // A finished run takes no more control events.
+  EXPECT_EQ(Faultline({"abort", run_id, "--journal", journal}, &out), 2) << out;
+  EXPECT_THAT(out, HasSubstr("already ended (passed)"));
 }
 
 TEST(ServeConfigCliTest, BadConfigIsRefusedWithLineAndColumn) {

@@ -47,16 +47,17 @@ struct Options {
   std::string log_format = "text";
 };
 
-po::options_description CommonOptions(Options* o, bool with_server, bool with_journal) {
+po::options_description CommonOptions(Options* o, bool with_server, bool with_journal,
+                                      const char* journal_help =
+                                          "journal database when no server is used (default "
+                                          "$FAULTLINE_JOURNAL or /var/lib/faultline/journal.db)") {
   po::options_description d("options");
   if (with_server) {
     d.add_options()("server", po::value(&o->server),
                     "faultline serve address (default $FAULTLINE_SERVER)");
   }
   if (with_journal) {
-    d.add_options()("journal", po::value(&o->journal),
-                    "journal database when no server is used (default $FAULTLINE_JOURNAL or "
-                    "/var/lib/faultline/journal.db)");
+    d.add_options()("journal", po::value(&o->journal), journal_help);
   }
   d.add_options()
       ("log-level", po::value(&o->log_level)->default_value(o->log_level),
@@ -196,7 +197,9 @@ int ServeMain(const std::vector<std::string>& args) {
   o.log_level = "info";
   std::string config_path, listen, ready_file;
   bool check = false;
-  po::options_description options = CommonOptions(&o, false, true);
+  po::options_description options = CommonOptions(
+      &o, false, true, "journal database (wins over the config's journal:; default "
+                       "$FAULTLINE_JOURNAL or /var/lib/faultline/journal.db)");
   options.add_options()
       ("config", po::value(&config_path), "serve config (YAML)")
       ("listen", po::value(&listen), "override the config's listen address (HOST:PORT, port 0 = any)")
