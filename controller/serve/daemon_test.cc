@@ -55,7 +55,7 @@ class DaemonTest : public ::testing::Test {
   void SetNow(absl::Time t) { now_ms_ = absl::ToUnixMillis(t); }
 
   // Starts a daemon on `config_yaml` (paths relative to the temp dir).
-  void StartDaemon(const std::string& config_yaml) {
+  void StartDaemon(const std::string& config_yaml, bool run_scheduler = false) {
     daemon_.reset();
     Write("serve.yaml", "listen: 127.0.0.1:0\nembedded_dir: " + dir_ + "/embedded\n" +
                             config_yaml);
@@ -64,7 +64,7 @@ class DaemonTest : public ::testing::Test {
     ASSERT_TRUE(config.ok()) << config.status();
     DaemonOptions options;
     options.journal_path = dir_ + "/journal.db";
-    options.run_scheduler = false;
+    options.run_scheduler = run_scheduler;
     options.now = [this] { return Now(); };
     auto daemon = ServeDaemon::Create(*config, options, &diagnostics);
     ASSERT_TRUE(daemon.ok()) << daemon.status();
@@ -225,6 +225,27 @@ TEST_F(DaemonTest, ForbidSkipsAFireWhileTheExperimentRuns) {
   v1::FireScheduleRequest unknown;
   unknown.set_name("nope");
   EXPECT_EQ(daemon_->FireSchedule(unknown, &fired).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(DaemonTest, SchedulerThreadFiresWhenTheClockReachesTheCronTime) {
+  SetNow(At("2026-11-27T12:00:59.900Z"));
+  StartDaemon("schedules:\n  - experiment: quick.yaml\n    schedule: {cron: \"* * * * *\"}\n",
+              /*run_scheduler=*/true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(Runs(std::nullopt).empty());  // 12:00:59.9: not yet
+  SetNow(At("2026-11-27T12:01:00Z"));
+  bool fired = false;
+  for (int i = 0; i < 200 && !fired; ++i) {
+    fired = !Runs(std::nullopt).empty();
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_TRUE(fired) << "the scheduler thread did not fire within 5 s";
+  ASSERT_TRUE(daemon_->WaitIdle(std::chrono::seconds(20)));
+  std::vector<RunRecord> runs = Runs(std::nullopt);
+  ASSERT_EQ(runs.size(), 1u);  // once, however often the loop wakes
+  EXPECT_EQ(runs[0].status, RunStatus::kPassed);
+  EXPECT_EQ(EventData(runs[0].run_id, "run.trigger")["fire_unix_ms"],
+            absl::ToUnixMillis(At("2026-11-27T12:01:00Z")));
 }
 
 TEST_F(DaemonTest, WindowAndBlackoutSkipWithTheReason) {
