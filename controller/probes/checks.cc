@@ -58,7 +58,7 @@ bool ParseNumber(const std::string& text, double* out) {
 
 }  // namespace
 
-std::string FormatNumber(double value) {
+std::string FormatProbeValue(double value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
   if (value == std::floor(value) && std::fabs(value) < 1e15) {
@@ -86,9 +86,9 @@ bool Compare(double value, Comparison op, double low, double high) {
 
 std::string DescribeExpectation(Comparison op, double low, double high) {
   if (op == Comparison::kBetween) {
-    return absl::StrCat("between ", FormatNumber(low), " and ", FormatNumber(high));
+    return absl::StrCat("between ", FormatProbeValue(low), " and ", FormatProbeValue(high));
   }
-  return absl::StrCat(ComparisonName(op), " ", FormatNumber(low));
+  return absl::StrCat(ComparisonName(op), " ", FormatProbeValue(low));
 }
 
 absl::StatusOr<const json*> JsonAt(const json& root, const std::string& path) {
@@ -184,7 +184,7 @@ std::string EvaluateJsonCheck(const json& root, const JsonCheck& check, double* 
                           ", not a number), want ", want);
     }
     if (Compare(value, check.op, check.number, check.number_high)) return "";
-    return absl::StrCat(prefix, "got ", FormatNumber(value), ", want ", want);
+    return absl::StrCat(prefix, "got ", FormatProbeValue(value), ", want ", want);
   }
 
   if (check.op != Comparison::kEqual) {
@@ -202,7 +202,7 @@ std::string EvaluateJsonCheck(const json& root, const JsonCheck& check, double* 
     got = field.dump();
     equal = got == check.text;
   } else if (field.is_number()) {
-    got = FormatNumber(value);
+    got = FormatProbeValue(value);
     equal = got == check.text;
   } else {
     got = absl::StrCat(TypeName(field), " ", Dump(field));

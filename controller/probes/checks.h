@@ -19,7 +19,7 @@ namespace faultline::controller {
 
 // The shortest text that reads back as `value`; integral values print without
 // exponent or fraction up to 1e15 ("1", "0.25", "1e+20", "NaN", "+Inf", "-Inf").
-std::string FormatNumber(double value);
+std::string FormatProbeValue(double value);
 
 // Whether `value` satisfies `op` against `low` (and `high` for kBetween,
 // inclusive at both ends). NaN never satisfies anything.

@@ -10,15 +10,15 @@ namespace {
 using nlohmann::json;
 
 TEST(FormatNumberTest, ReadsBackAndStaysShort) {
-  EXPECT_EQ(FormatNumber(1), "1");
-  EXPECT_EQ(FormatNumber(-0.0), "0");
-  EXPECT_EQ(FormatNumber(0.25), "0.25");
-  EXPECT_EQ(FormatNumber(0.1), "0.1");
-  EXPECT_EQ(FormatNumber(1234567), "1234567");
-  EXPECT_EQ(FormatNumber(1e20), "1e+20");
-  EXPECT_EQ(FormatNumber(std::nan("")), "NaN");
-  EXPECT_EQ(FormatNumber(HUGE_VAL), "+Inf");
-  EXPECT_EQ(FormatNumber(-HUGE_VAL), "-Inf");
+  EXPECT_EQ(FormatProbeValue(1), "1");
+  EXPECT_EQ(FormatProbeValue(-0.0), "0");
+  EXPECT_EQ(FormatProbeValue(0.25), "0.25");
+  EXPECT_EQ(FormatProbeValue(0.1), "0.1");
+  EXPECT_EQ(FormatProbeValue(1234567), "1234567");
+  EXPECT_EQ(FormatProbeValue(1e20), "1e+20");
+  EXPECT_EQ(FormatProbeValue(std::nan("")), "NaN");
+  EXPECT_EQ(FormatProbeValue(HUGE_VAL), "+Inf");
+  EXPECT_EQ(FormatProbeValue(-HUGE_VAL), "-Inf");
 }
 
 TEST(CompareTest, EveryOperator) {

@@ -233,11 +233,11 @@ ProbeResult RunPrometheus(const Probe& probe) {
     return result;
   }
   if (!std::isnan(sample->value)) result.value = sample->value;
-  result.detail = absl::StrCat("value ", FormatNumber(sample->value));
+  result.detail = absl::StrCat("value ", FormatProbeValue(sample->value));
   if (!sample->series.empty()) absl::StrAppend(&result.detail, " for ", sample->series);
   result.ok = Compare(sample->value, probe.op, probe.value, probe.value_high);
   if (!result.ok) {
-    result.error = absl::StrCat("prometheus: got ", FormatNumber(sample->value), ", want ",
+    result.error = absl::StrCat("prometheus: got ", FormatProbeValue(sample->value), ", want ",
                                 DescribeExpectation(probe.op, probe.value, probe.value_high),
                                 std::isnan(sample->value) ? " (NaN never compares true)" : "");
   }

@@ -1,0 +1,73 @@
+// A real Prometheus server for tests: the Debian `prometheus` binary started
+// on 127.0.0.1 with a free port, a temporary TSDB directory and a generated
+// configuration that scrapes the given targets every second (scrape timeout
+// 800 ms, so a target that stops answering shows up=0 within about 2 s).
+//
+// Tests use it to check PromQL probes against the real query API and to watch
+// a fault break a metric. Everything it starts is stopped by the destructor:
+// the process is killed by pid and the directory removed. Not thread-safe;
+// Query/WaitFor may be called from one thread at a time.
+#ifndef FAULTLINE_TESTS_PROMETHEUS_H_
+#define FAULTLINE_TESTS_PROMETHEUS_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "tests/test_util.h"
+
+namespace faultline::testing {
+
+struct ScrapeTarget {
+  std::string job{};      // job label, e.g. "demo"
+  std::string address{};  // "127.0.0.1:PORT", scraped at /metrics
+};
+
+class PrometheusServer {
+ public:
+  // Where the binary lives (Debian package `prometheus`).
+  static constexpr const char* kBinary = "/usr/bin/prometheus";
+
+  // Starts Prometheus and waits until GET /-/ready answers 200. A port taken
+  // between choosing and binding is retried with another (up to 5 times).
+  // FailedPrecondition when the binary is missing; Unavailable when it exits
+  // or is not ready within `ready_timeout` (the message has the log's tail).
+  static absl::StatusOr<std::unique_ptr<PrometheusServer>> Start(
+      const std::vector<ScrapeTarget>& targets,
+      std::chrono::milliseconds ready_timeout = std::chrono::seconds(30));
+
+  ~PrometheusServer();
+  PrometheusServer(const PrometheusServer&) = delete;
+  PrometheusServer& operator=(const PrometheusServer&) = delete;
+
+  std::string url() const;  // "http://127.0.0.1:PORT"
+  int port() const { return port_; }
+  pid_t pid() const { return child_.pid(); }
+  std::string Log() const;  // Prometheus' own log so far
+
+  // One instant query: the value when the result is a scalar or a vector of
+  // exactly one series; nullopt otherwise (error, no series, several).
+  std::optional<double> Query(const std::string& promql);
+
+  // Polls Query every 200 ms until it returns a value `accept` takes (any
+  // value by default) or `timeout` passes; returns that value or nullopt.
+  std::optional<double> WaitFor(const std::string& promql, std::chrono::milliseconds timeout,
+                                const std::function<bool(double)>& accept = nullptr);
+
+ private:
+  PrometheusServer() = default;
+
+  TempDir dir_;  // config, TSDB and log; removed after child_ is killed
+  Child child_;
+  int port_ = 0;
+};
+
+}  // namespace faultline::testing
+
+#endif  // FAULTLINE_TESTS_PROMETHEUS_H_
