@@ -316,6 +316,13 @@ absl::StatusOr<std::string> ServeDaemon::Start() {
   }
   spdlog::info("serve listening address={} schedules={} halted={}", address,
                config_.schedules.size(), halt_.halted);
+  const bool local = address.rfind("unix:", 0) == 0 || address.rfind("127.", 0) == 0 ||
+                     address.rfind("localhost:", 0) == 0 || address.rfind("[::1]:", 0) == 0;
+  if (!local) {
+    spdlog::warn("serve listens on {} without authentication (TLS comes in a later version); "
+                 "anyone who can reach it can start and halt runs",
+                 address);
+  }
   return address;
 }
 
