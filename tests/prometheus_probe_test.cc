@@ -29,7 +29,7 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ::testing::HasSubstr;
 
-class PrometheusProbeTest : public ::testing::Test {
+class RealPrometheusTest : public ::testing::Test {
  protected:
   void SetUp() override {
     controller::InitProbes();
@@ -66,7 +66,7 @@ class PrometheusProbeTest : public ::testing::Test {
   std::unique_ptr<PrometheusServer> prometheus_;
 };
 
-TEST_F(PrometheusProbeTest, ProbeReadsRealQueries) {
+TEST_F(RealPrometheusTest, ProbeReadsRealQueries) {
   ProbeResult r = RunProbe(Prom("up{job=\"demo\"}", Comparison::kEqual, 1));
   EXPECT_TRUE(r.ok) << r.error;
   ASSERT_TRUE(r.value.has_value());
@@ -95,7 +95,7 @@ TEST_F(PrometheusProbeTest, ProbeReadsRealQueries) {
   EXPECT_FALSE(r.value.has_value());
 }
 
-TEST_F(PrometheusProbeTest, ProbeFailsWhileTheTargetIsStopped) {
+TEST_F(RealPrometheusTest, ProbeFailsWhileTheTargetIsStopped) {
   // Not through faultline: stop the demo by hand and watch the metric fall.
   demo_.child.Signal(SIGSTOP);
   auto down = prometheus_->WaitFor("up{job=\"demo\"}", seconds(15),
@@ -114,7 +114,7 @@ std::string RunIdFrom(const std::string& output) {
   return output.substr(pos, output.find_first_of(" \n", pos) - pos);
 }
 
-TEST_F(PrometheusProbeTest, DuringProbeAbortsTheRunWhenTheMetricBreaks) {
+TEST_F(RealPrometheusTest, DuringProbeAbortsTheRunWhenTheMetricBreaks) {
   const pid_t demo_pid = demo_.child.pid();
   const std::string file = dir_.File("abort.yaml");
   std::ofstream(file) << R"(apiVersion: faultline/v1
