@@ -71,12 +71,8 @@ std::string When(milliseconds at, bool upper_bound) {
 }
 
 std::string ParamsText(const Step& step) {
+  // The summary already spells a ramp ("load=30..70 steps=4"); not a flap.
   std::string text = step.params_summary;
-  if (step.ramp && !step.ramp->summaries.empty()) {
-    absl::StrAppend(&text, text.empty() ? "" : "; ", "ramp ", step.ramp->param, ": ",
-                    step.ramp->summaries.front(), " -> ", step.ramp->summaries.back(), " in ",
-                    step.ramp->specs.size(), " steps");
-  }
   if (step.flap) {
     absl::StrAppend(&text, text.empty() ? "" : "; ", "flap ", FormatDuration(step.flap->on),
                     " on / ", FormatDuration(step.flap->off), " off");
@@ -426,6 +422,9 @@ std::string PlanToText(const Experiment& experiment, const Plan& plan,
   const nlohmann::json doc = PlanToJson(experiment, plan, checks, seed_source, inventory);
   std::ostringstream out;
   out << "experiment  " << experiment.name << " (" << experiment.path << ")\n";
+  const bool chooses =
+      std::any_of(experiment.targets.begin(), experiment.targets.end(),
+                  [](const auto& entry) { return entry.second.radius != BlastRadius::kAll; });
   out << "seed        " << plan.seed;
   switch (seed_source) {
     case SeedSource::kFlag:
@@ -435,8 +434,12 @@ std::string PlanToText(const Experiment& experiment, const Plan& plan,
       out << " (from the experiment)\n";
       break;
     case SeedSource::kRandom:
-      out << " (random: a run draws its own; pass --seed " << plan.seed
-          << " to run on these hosts)\n";
+      if (chooses) {
+        out << " (random: a run draws its own; pass --seed " << plan.seed
+            << " to run on these hosts)\n";
+      } else {
+        out << " (unused: no target picks by count or percent)\n";
+      }
       break;
   }
   if (inventory != nullptr) {
@@ -493,12 +496,21 @@ std::string PlanToText(const Experiment& experiment, const Plan& plan,
   if (!unreachable.empty()) {
     out << ", unreachable: " << absl::StrJoin(unreachable.get<std::vector<std::string>>(), ", ");
   }
-  out << "; " << summary["faults"].get<int>() << " faults, " << summary["runnable"].get<int>()
-      << " can run";
+  const int faults = summary["faults"];
+  out << "; " << faults << (faults == 1 ? " fault, " : " faults, ");
+  if (summary["not_checked"].get<int>() > 0) {
+    out << "engines not checked";
+  } else {
+    out << summary["runnable"].get<int>() << " can run";
+  }
   if (!unavailable.empty()) {
     out << ", unavailable: " << absl::StrJoin(unavailable.get<std::vector<std::string>>(), "; ");
   }
-  out << (doc["ok"].get<bool>() ? " -> ready\n" : " -> NOT ready (exit 3)\n");
+  if (!doc["ok"].get<bool>()) {
+    out << " -> NOT ready (exit 3)\n";
+  } else {
+    out << (summary["not_checked"].get<int>() > 0 ? " -> plan ok\n" : " -> ready\n");
+  }
   return out.str();
 }
 
