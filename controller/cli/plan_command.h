@@ -86,8 +86,9 @@ struct HostCheck {
 };
 
 // Asks every non-embedded host of `plan` for Capabilities, all at once, each
-// call bounded by `deadline`; returns within about `deadline` however many
-// hosts hang. Results in plan.hosts order. Read-only on the agents.
+// host bounded by `deadline` (a connect refused at once is retried once
+// inside it); returns within about `deadline` however many hosts hang.
+// Results in plan.hosts order. Read-only on the agents.
 std::vector<HostCheck> CheckHosts(const Plan& plan, std::chrono::milliseconds deadline);
 
 // Where the seed of a plan came from, for the output.
