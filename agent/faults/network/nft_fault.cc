@@ -90,6 +90,7 @@ class NftFault final : public Fault {
     absl::StrAppend(&text, "add chain ", kFamily, " ", table_, " act\n");
     absl::StrAppend(&text, "add rule ", kFamily, " ", table_, " act ", act_rule, "\n");
     std::vector<std::string> devices;
+    std::vector<Link> links;
     for (size_t i = 0; i < chains.size(); ++i) {
       const Chain& chain = chains[i];
       FL_ASSIGN_OR_RETURN(std::string device, NftQuote(chain.device));
@@ -107,22 +108,36 @@ class NftFault final : public Fault {
       }
       if (std::find(devices.begin(), devices.end(), chain.device) == devices.end()) {
         devices.push_back(chain.device);
+        // The link as resolved now: Apply insists on this very link.
+        const int ifindex = static_cast<int>(if_nametoindex(chain.device.c_str()));
+        if (ifindex == 0) {
+          return absl::NotFoundError(
+              absl::StrCat(kind(), ": interface ", chain.device, " not found"));
+        }
+        links.push_back(Link{chain.device, ifindex});
       }
     }
     ruleset_ = text;
+    links_ = std::move(links);
     revert_.set_interface(absl::StrJoin(devices, ","));
-    revert_.set_ifindex(devices.empty() ? 0 : static_cast<int>(if_nametoindex(devices[0].c_str())));
+    revert_.set_ifindex(links_.empty() ? 0 : links_[0].ifindex);
     return absl::OkStatus();
   }
 
   absl::Status Apply() override {
     if (applied_) return absl::OkStatus();
     if (ruleset_.empty()) return absl::FailedPreconditionError(absl::StrCat(kind(), ": not prepared"));
+    // The target may have gone since Prepare (a container stopped).
+    FL_RETURN_IF_ERROR(CheckLinks());
     const std::string what = absl::StrCat("create table ", kFamily, " ", table_);
     absl::Status created = NftRun(ruleset_, what).status();
     if (absl::IsAlreadyExists(created)) {
       return absl::FailedPreconditionError(
           absl::StrCat(kind(), ": nft table ", kFamily, " ", table_, " already exists"));
+    }
+    if (absl::IsNotFound(created)) {
+      // Older kernels refuse a netdev chain for a missing device: name it.
+      FL_RETURN_IF_ERROR(CheckLinks());
     }
     FL_RETURN_IF_ERROR(Annotate(created, kind()));
     auto table = FindNftTable(kFamily, table_);
@@ -130,6 +145,17 @@ class NftFault final : public Fault {
       // All-or-nothing: without the handle we cannot prove ownership later.
       (void)DeleteOwnNftTable(kFamily, table_, 0);
       return Annotate(table.status(), kind());
+    }
+    // Newer kernels (6.18 here) accept a netdev chain for a device that does
+    // not exist and bind it to whatever link takes that name later, so a link
+    // that vanished during the commit shows only now. Take the table back out.
+    if (absl::Status gone = CheckLinks(); !gone.ok()) {
+      auto deleted = DeleteOwnNftTable(kFamily, table_, table->handle);
+      if (deleted.ok()) return gone;
+      // Revert (the manager's clean-up, or recovery) retries by handle.
+      revert_.set_nft_table_handle(table->handle);
+      return absl::Status(gone.code(), absl::StrCat(gone.message(), "; removing table ", table_,
+                                                    " failed: ", deleted.status().message()));
     }
     revert_.set_nft_table_handle(table->handle);
     applied_ = true;
@@ -177,6 +203,10 @@ class NftFault final : public Fault {
   std::string target() const override { return target_text_; }
 
  private:
+  struct Link {
+    std::string name;
+    int ifindex = 0;
+  };
   struct Chain {
     std::string device;
     bool egress = true;
@@ -184,6 +214,14 @@ class NftFault final : public Fault {
   };
 
   bool loss() const { return spec_.has_network_loss(); }
+
+  // NotFound naming the first link Prepare resolved that is gone.
+  absl::Status CheckLinks() const {
+    for (const Link& link : links_) {
+      FL_RETURN_IF_ERROR(Annotate(CheckInterfaceUnchanged(link.name, link.ifindex), kind()));
+    }
+    return absl::OkStatus();
+  }
   const v1::NetworkTarget& target_spec() const {
     return loss() ? spec_.network_loss().target() : spec_.network_partition().target();
   }
@@ -265,6 +303,7 @@ class NftFault final : public Fault {
   std::string table_;
   std::string ruleset_;  // the whole table, committed in one transaction
   std::string target_text_;
+  std::vector<Link> links_;  // every interface the ruleset hooks, as Prepare resolved it
   v1::NetworkRevert revert_;
   bool applied_ = false;
 };

@@ -17,6 +17,26 @@
 // "matched" and "dropped" (Observe: packets_matched, packets_dropped,
 // loss_pct). A partition with no interface gets chains on the interface of
 // the route to each peer.
+//
+// Lifecycle (fault.h) specifics:
+//   Prepare  resolves each interface to (name, ifindex) and builds the table
+//            text; NotFound when an interface or a route is missing,
+//            InvalidArgument for a filter nft cannot express. No side effects.
+//   Apply    commits the table in one transaction. Every interface Prepare
+//            resolved must still exist with the same ifindex, checked before
+//            and again after the commit (newer kernels accept a netdev chain
+//            for a missing device and bind it to whatever link later takes the
+//            name): NotFound "network.loss: interface eth1 (ifindex 7) not
+//            found" with no table left. FailedPrecondition when a table of
+//            our name already exists. Idempotent once applied.
+//   Revert   deletes our table by name and the handle Apply recorded (a
+//            namesake with another handle is not ours and stays); it needs no
+//            interface. When the interface vanished first, some kernels
+//            drop the netdev base chain with its device and 6.18 keeps it
+//            (unbound, ready to bind to a new link of that name); either way
+//            Revert deletes what is left and succeeds, and a table that is
+//            already gone is OK (already clean).
+//            Idempotent.
 #ifndef FAULTLINE_AGENT_FAULTS_NETWORK_NFT_FAULT_H_
 #define FAULTLINE_AGENT_FAULTS_NETWORK_NFT_FAULT_H_
 

@@ -284,4 +284,14 @@ absl::StatusOr<std::string> ResolveInterface(const std::string& configured,
   return RouteInterfaceName(candidates.front());
 }
 
+absl::Status CheckInterfaceUnchanged(const std::string& name, int ifindex) {
+  const int now = static_cast<int>(if_nametoindex(name.c_str()));
+  if (now != 0 && (ifindex == 0 || now == ifindex)) return absl::OkStatus();
+  std::string message = absl::StrCat("interface ", name);
+  if (ifindex != 0) absl::StrAppend(&message, " (ifindex ", ifindex, ")");
+  absl::StrAppend(&message, " not found");
+  if (now != 0) absl::StrAppend(&message, " (that name is now ifindex ", now, ")");
+  return absl::NotFoundError(message);
+}
+
 }  // namespace faultline::agent

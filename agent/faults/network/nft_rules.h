@@ -92,6 +92,16 @@ absl::StatusOr<std::string> RouteInterfaceName(const Cidr& address);
 absl::StatusOr<std::string> ResolveInterface(const std::string& configured,
                                              const std::vector<Cidr>& candidates);
 
+// OK when the calling thread's namespace still has the link Prepare
+// resolved: `name` with index `ifindex` (ifindex 0: any link named `name`).
+// NotFound naming the interface when the link is gone, including when it was
+// deleted and another link has taken its name since ("interface eth1
+// (ifindex 7) not found (that name is now ifindex 9)"). The nftables engines
+// call this around their commit: newer kernels accept a netdev chain or an
+// oifname rule for a link that does not exist, so the commit alone does not
+// notice a vanished target. Read-only.
+absl::Status CheckInterfaceUnchanged(const std::string& name, int ifindex);
+
 }  // namespace faultline::agent
 
 #endif  // FAULTLINE_AGENT_FAULTS_NETWORK_NFT_RULES_H_

@@ -124,5 +124,19 @@ TEST(NftExemptExpressionsTest, PortAndCaller) {
                           "ip6 saddr fd00::9", "ip6 daddr fd00::9"));
 }
 
+// Read-only lookups of the loopback link, which every namespace has at
+// ifindex 1; the vanished-link paths of the engines run in the conformance
+// suite on a real veth pair.
+TEST(CheckInterfaceUnchangedTest, SameLinkOrNotFoundNamingIt) {
+  EXPECT_TRUE(CheckInterfaceUnchanged("lo", 1).ok());
+  EXPECT_TRUE(CheckInterfaceUnchanged("lo", 0).ok()) << "ifindex 0: any link of that name";
+  absl::Status replaced = CheckInterfaceUnchanged("lo", 4242);
+  EXPECT_EQ(replaced.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(replaced.message(), "interface lo (ifindex 4242) not found (that name is now ifindex 1)");
+  absl::Status gone = CheckInterfaceUnchanged("fl-no-such0", 7);
+  EXPECT_EQ(gone.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(gone.message(), "interface fl-no-such0 (ifindex 7) not found");
+}
+
 }  // namespace
 }  // namespace faultline::agent

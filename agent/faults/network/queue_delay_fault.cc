@@ -1,9 +1,14 @@
 #include "agent/faults/network/queue_delay_fault.h"
 
 #include <net/if.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -45,6 +50,60 @@ DelayShape ShapeOf(v1::DelayDistribution distribution) {
     default: return DelayShape::kUniform;
   }
 }
+
+// The network namespace of the calling thread (the inode of its ns file); 0
+// when unknown.
+uint64_t CurrentNetns() {
+  struct stat st {};
+  if (stat("/proc/thread-self/ns/net", &st) != 0) return 0;
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+// The loops this process runs, by (namespace, queue number, table). A fault
+// rebuilt from a revert state while the object that applied it still lives
+// in this process (an embedded agent recovering its own state) finds the
+// loop here, so its Revert can let the held packets go before the table goes
+// and unbind the queue, instead of leaving the queue bound to a loop nobody
+// will stop. Thread-safe.
+class LoopRegistry {
+ public:
+  using Key = std::tuple<uint64_t, uint32_t, std::string>;
+
+  static LoopRegistry& Get() {
+    static LoopRegistry* registry = new LoopRegistry();
+    return *registry;
+  }
+
+  void Add(const Key& key, const std::shared_ptr<QueueLoop>& loop) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    loops_[key] = loop;
+  }
+
+  std::shared_ptr<QueueLoop> Find(const Key& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = loops_.find(key);
+    if (it == loops_.end()) return nullptr;
+    std::shared_ptr<QueueLoop> loop = it->second.lock();
+    if (loop == nullptr) loops_.erase(it);
+    return loop;
+  }
+
+  // True when `loop` was registered under `key` (the caller is the one to
+  // report it stopped).
+  bool Remove(const Key& key, const QueueLoop* loop) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = loops_.find(key);
+    if (it == loops_.end()) return false;
+    std::shared_ptr<QueueLoop> registered = it->second.lock();
+    if (registered != nullptr && registered.get() != loop) return false;
+    loops_.erase(it);
+    return registered != nullptr;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<Key, std::weak_ptr<QueueLoop>> loops_;
+};
 
 class QueueDelayFault final : public Fault {
  public:
@@ -100,9 +159,14 @@ class QueueDelayFault final : public Fault {
       absl::StrAppend(&text, "add rule ", prefix, " classify ", egress ? "oifname " : "iifname ",
                       *quoted, " ", body, " goto ", kQueueChain, "\n");
     }
+    // The link as resolved now: Apply insists on this very link.
+    const int ifindex = static_cast<int>(if_nametoindex(device->c_str()));
+    if (ifindex == 0) {
+      return absl::NotFoundError(absl::StrCat("network.delay: interface ", *device, " not found"));
+    }
     ruleset_ = text;
     revert_.set_interface(*device);
-    revert_.set_ifindex(static_cast<int>(if_nametoindex(device->c_str())));
+    revert_.set_ifindex(ifindex);
 
     profile_.delay = std::chrono::microseconds(spec_.delay_us());
     profile_.jitter = std::chrono::microseconds(spec_.jitter_us());
@@ -123,10 +187,15 @@ class QueueDelayFault final : public Fault {
   absl::Status Apply() override {
     if (loop_ != nullptr) return absl::OkStatus();
     if (ruleset_.empty()) return absl::FailedPreconditionError("network.delay: not prepared");
+    // The target may have gone since Prepare (a container stopped).
+    FL_RETURN_IF_ERROR(Annotate(CheckLink(), "network.delay"));
     // The loop listens before the rule exists, so no packet ever waits for it.
     auto loop = QueueLoop::Start(profile_);
     if (!loop.ok()) return Annotate(loop.status(), "network.delay");
     absl::Status status = Install((*loop)->queue_num());
+    // An oifname/iifname rule does not need the link to exist, so a link that
+    // vanished during the commit shows only now.
+    if (status.ok()) status = CheckLink();
     if (!status.ok()) {
       // All-or-nothing: the table goes first, then the loop lets go.
       (void)DeleteOwnNftTable(kFamily, table_, revert_.nft_table_handle()).ok();
@@ -134,8 +203,9 @@ class QueueDelayFault final : public Fault {
       revert_.set_nft_table_handle(0);
       return Annotate(status, "network.delay");
     }
-    loop_ = std::move(*loop);
+    loop_ = std::shared_ptr<QueueLoop>(std::move(*loop));
     revert_.set_queue_num(loop_->queue_num());
+    LoopRegistry::Get().Add(LoopKey(), loop_);
     spdlog::info("nfqueue delay added id={} kind=network.delay table={} handle={} queue={} "
                  "interface={} delay_us={} jitter_us={}",
                  context_.fault_id, table_, revert_.nft_table_handle(), loop_->queue_num(),
@@ -145,20 +215,25 @@ class QueueDelayFault final : public Fault {
 
   absl::Status Revert() override {
     // Deleting the table unregisters its hooks, and the kernel then drops
-    // every packet still queued from them. So while our loop holds packets:
-    // first empty the queue chain (nothing new is queued, hooks stay), then
-    // let the loop accept what it holds, then delete the table.
-    if (loop_ != nullptr) {
+    // every packet still queued from them. So while a loop of this process
+    // holds packets: first empty the queue chain (nothing new is queued,
+    // hooks stay), then let the loop accept what it holds, then delete the
+    // table.
+    std::shared_ptr<QueueLoop> loop = loop_;
+    if (loop == nullptr && revert_.queue_num() != 0) loop = LoopRegistry::Get().Find(LoopKey());
+    if (loop != nullptr) {
       auto flushed = FlushOwnNftChain(revert_.nft_family(), revert_.nft_table(),
                                       revert_.nft_table_handle(), kQueueChain);
       if (!flushed.ok()) return Annotate(flushed.status(), "network.delay");
-      loop_->Stop();
-      QueueLoopStats stats = loop_->stats();
+      loop->Stop();
+      if (LoopRegistry::Get().Remove(LoopKey(), loop.get())) {
+        QueueLoopStats stats = loop->stats();
+        spdlog::info("nfqueue delay stopped id={} kind=network.delay queue={} packets={} "
+                     "mean_hold_ms={:.3f} max_late_ms={:.3f}",
+                     context_.fault_id, revert_.queue_num(), stats.released,
+                     stats.mean_hold_ms, stats.max_late_ms);
+      }
       loop_.reset();
-      spdlog::info("nfqueue delay stopped id={} kind=network.delay queue={} packets={} "
-                   "mean_hold_ms={:.3f} max_late_ms={:.3f}",
-                   context_.fault_id, revert_.queue_num(), stats.released, stats.mean_hold_ms,
-                   stats.max_late_ms);
     }
     if (revert_.nft_table().empty()) return absl::OkStatus();
     auto deleted = DeleteOwnNftTable(revert_.nft_family(), revert_.nft_table(),
@@ -208,6 +283,15 @@ class QueueDelayFault final : public Fault {
   std::string target() const override { return target_text_; }
 
  private:
+  LoopRegistry::Key LoopKey() const {
+    return {CurrentNetns(), revert_.queue_num(), revert_.nft_table()};
+  }
+
+  // NotFound when the link Prepare resolved is gone.
+  absl::Status CheckLink() const {
+    return CheckInterfaceUnchanged(revert_.interface(), revert_.ifindex());
+  }
+
   absl::Status Install(uint16_t queue_num) {
     FL_RETURN_IF_ERROR(NftRun(ruleset_, absl::StrCat("create table ", kFamily, " ", table_)).status());
     FL_ASSIGN_OR_RETURN(NftTable table, FindNftTable(kFamily, table_));
@@ -222,7 +306,8 @@ class QueueDelayFault final : public Fault {
   std::string target_text_;
   DelayProfile profile_;
   v1::NetworkRevert revert_;
-  std::unique_ptr<QueueLoop> loop_;
+  // Shared with LoopRegistry (weakly) so a recovering object can stop it.
+  std::shared_ptr<QueueLoop> loop_;
 };
 
 }  // namespace
