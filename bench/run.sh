@@ -20,3 +20,14 @@ bench/agent_footprint.sh "$build" 60
 echo
 echo "## fan-out to a fleet (10, 50, 200 agents on loopback) and halt"
 "$build/bin/faultline-bench-fanout" 10,50,200 10
+echo
+# Network engines in a netns lab (about 3 minutes); FAULTLINE_BENCH_VM=1 adds
+# the netem rows from scripts/netem-vm (needs /var/cache/faultline-vm, +1-2 min).
+echo "## network engines: precision, requested vs measured"
+"$build/bin/faultline-bench-net-precision" ${FAULTLINE_BENCH_VM:+--vm}
+echo
+echo "## network faults: apply-to-effective and revert-to-clean latency (agent gRPC)"
+"$build/bin/faultline-bench-net-latency" --iterations=100
+echo
+echo "## NFQUEUE delay engine saturation"
+"$build/bin/faultline-bench-net-queue" 2

@@ -258,29 +258,6 @@ TEST_F(QueueDelayTest, RestoreDeletesOnlyTheTable) {
   ASSERT_OK(Revert(fault.get()));  // stops the loop of the first object
 }
 
-// A measurement, not a check (run with --gtest_also_run_disabled_tests):
-// UDP as fast as one sender thread can go through a 1 us delay; prints the
-// rate the engine kept up with and its CPU per packet.
-TEST_F(QueueDelayTest, DISABLED_SaturationAtOneMicrosecond) {
-  v1::FaultSpec spec = Delay(0, 0, v1::DELAY_DISTRIBUTION_UNSPECIFIED, {"198.18.0.2"});
-  spec.mutable_network_delay()->set_delay_us(1);
-  spec.mutable_network_delay()->mutable_target()->set_protocol(v1::NETWORK_PROTOCOL_UDP);
-  auto fault = Make(spec, "saturate");
-  ASSERT_OK(PrepareApply(fault.get()));
-  const auto start = std::chrono::steady_clock::now();
-  auto udp = lab_->UdpLoss(0, 1, NetLab::Address(1), 300'000, microseconds(0), 0, milliseconds(200));
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  agent::Observation seen = Observe(fault.get());
-  ASSERT_OK(Revert(fault.get()));
-  ASSERT_TRUE(udp.ok());
-  std::printf("offered %.0f packets/s; matched %.0f, delayed %.0f (%.0f packets/s), overruns %.0f; "
-              "loop CPU %.2f us/packet\n",
-              udp->sent / seconds, seen["packets_matched"], seen["packets_delayed"],
-              seen["packets_delayed"] / seconds, seen["queue_overruns"],
-              1000.0 * seen["loop_cpu_ms"] / std::max(1.0, seen["packets_delayed"]));
-}
-
 TEST(QueueDelayFactoryTest, RejectsWhatOnlyNetemCanDo) {
   FaultContext context;
   context.fault_id = "x";
