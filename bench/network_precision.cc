@@ -48,6 +48,7 @@
 #include "absl/strings/str_split.h"
 #include "agent/faults/fault_factory.h"
 #include "agent/faults/network/support.h"
+#include "spdlog/spdlog.h"
 #include "tests/netlab.h"
 #include "tests/test_util.h"
 
@@ -341,25 +342,32 @@ void PartitionCase(Bench& bench) {
 }
 
 // Applies a delay fault, pings h1 `count` times every 2 ms, reverts. The
-// host is a shared VM whose vCPUs now and then stall for ~100 ms; the
-// engine's own late_ms_max shows when its loop thread was held up, and such
-// a run is measured again (at most twice more), with a note.
+// host is a shared VM whose vCPUs now and then stall for up to ~100 ms (the
+// length of a CFS quota period: the VM itself seems to be throttled when it
+// is busy); the engine's own late_ms_max shows when its loop thread was held
+// up. Such a run is measured again (at most 3 runs); the run with the
+// smallest late_ms_max is kept, with a note.
 std::optional<PingResult> MeasureDelay(Bench& bench, const faultline::v1::FaultSpec& spec,
                                        const std::string& id, int count, std::string* engine) {
-  std::optional<PingResult> ping;
+  std::optional<PingResult> best;
+  double best_late_ms = 0;
   for (int attempt = 1; attempt <= 3; ++attempt) {
     auto fault = bench.Apply(spec, id);
-    if (fault == nullptr) return std::nullopt;
+    if (fault == nullptr) return best;
     *engine = fault->engine();
-    ping = bench.Ping(1, count, microseconds(2000));
+    std::optional<PingResult> ping = bench.Ping(1, count, microseconds(2000));
     const double late_ms = bench.Observe(*fault)["late_ms_max"];
     bench.Revert(std::move(fault));
+    if (ping && (!best || late_ms < best_late_ms)) {
+      best = ping;
+      best_late_ms = late_ms;
+    }
     if (late_ms <= 5.0) break;
-    bench.Note(absl::StrFormat("%s: attempt %d: the queue loop released a packet %.1f ms late "
+    bench.Note(absl::StrFormat("%s: run %d: the queue loop released a packet %.1f ms late "
                                "(host stall)%s",
                                id, attempt, late_ms, attempt < 3 ? "; measured again" : ""));
   }
-  return ping;
+  return best;
 }
 
 void DelayCase(Bench& bench, int delay_ms, double base_median) {
@@ -390,9 +398,22 @@ void JitterCase(Bench& bench, faultline::v1::DelayDistribution distribution, con
   const double sd_theory = uniform ? 10.0 / std::sqrt(3.0) : 10.0;
   const double median = Percentile(ping->rtts_ms, 50) - base_median;
   const double iqr = Percentile(ping->rtts_ms, 75) - Percentile(ping->rtts_ms, 25);
-  const double sd = StdDev(ping->rtts_ms);
   // The baseline RTT's own spread adds in quadrature; remove it.
-  const double sd_fault = std::sqrt(std::max(0.0, sd * sd - base_sd * base_sd));
+  auto fault_sd = [&](const std::vector<double>& rtts) {
+    const double sd = StdDev(rtts);
+    return std::sqrt(std::max(0.0, sd * sd - base_sd * base_sd));
+  };
+  const double sd_fault = fault_sd(ping->rtts_ms);
+  // A stalled vCPU delays the read of a reply (the RTT ends when the reply
+  // is read) by up to ~100 ms, and a few such RTTs dominate a deviation.
+  // Without RTTs more than 4 deviations from the requested delay (a genuine
+  // sample lands there with probability 6e-5 for normal, never for uniform):
+  std::vector<double> central;
+  for (double rtt : ping->rtts_ms) {
+    if (std::abs(rtt - base_median - 50.0) <= 4 * sd_theory) central.push_back(rtt);
+  }
+  const double sd_central = fault_sd(central);
+  const size_t outliers = ping->rtts_ms.size() - central.size();
   std::fprintf(stderr, "  %s rtt percentiles 0/1/5/25/50/75/95/99/100: %.2f %.2f %.2f %.2f %.2f %.2f "
                "%.2f %.2f %.2f ms\n", name, Percentile(ping->rtts_ms, 0),
                Percentile(ping->rtts_ms, 1), Percentile(ping->rtts_ms, 5),
@@ -408,11 +429,19 @@ void JitterCase(Bench& bench, faultline::v1::DelayDistribution distribution, con
   bench.Add({engine, what + ", rtt sd", absl::StrFormat("%.3f ms", sd_theory),
              absl::StrFormat("%.3f ms", sd_fault),
              Signed(100 * (sd_fault - sd_theory) / sd_theory, "%", 1)});
+  bench.Add({engine,
+             what + absl::StrFormat(", rtt sd without %zu RTTs beyond 4 sd (host stalls)", outliers),
+             absl::StrFormat("%.3f ms", sd_theory), absl::StrFormat("%.3f ms", sd_central),
+             Signed(100 * (sd_central - sd_theory) / sd_theory, "%", 1)});
 }
 
-// "100ms", "100.6 ms", "10%", "9.8 %", "1mbit" -> value in a base unit and
-// the unit class, for the error column of VM rows.
+// "100ms", "+100.6 ms", "10%", "9.8 % (n=1000)", "50±10 ms uniform: 50 ms",
+// "1mbit" -> value in a base unit and the unit class, for the error column
+// of VM rows. False for anything else (the error column then says "-").
 bool ParseQuantity(std::string text, double* value, std::string* unit) {
+  // "50±10 ms uniform: 50 ms" -> "50 ms"; "9.8% (n=1000)" -> "9.8%".
+  if (size_t colon = text.rfind(':'); colon != std::string::npos) text = text.substr(colon + 1);
+  if (size_t paren = text.find('('); paren != std::string::npos) text.resize(paren);
   text.erase(std::remove(text.begin(), text.end(), ' '), text.end());
   if (text.empty()) return false;
   char* end = nullptr;
@@ -484,6 +513,8 @@ void VmRows(Bench& bench, const std::string& source_dir, const std::string& buil
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The engines log their lifecycle at info on stdout; keep the table clean.
+  spdlog::set_level(spdlog::level::warn);
   bool vm = false;
   std::string cases = "bandwidth,loss,partition,delay,jitter";
   for (int i = 1; i < argc; ++i) {

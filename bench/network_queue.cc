@@ -54,6 +54,7 @@
 #include "agent/faults/fault_factory.h"
 #include "agent/faults/network/nft_client.h"
 #include "agent/faults/network/support.h"
+#include "spdlog/spdlog.h"
 #include "tests/netlab.h"
 
 namespace {
@@ -331,6 +332,8 @@ class Bench {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The engines log their lifecycle at info on stdout; keep the table clean.
+  spdlog::set_level(spdlog::level::warn);
   double seconds = 2.0;
   if (argc > 1) seconds = std::atof(argv[1]);
   if (argc > 2 || seconds < 0.5 || seconds > 10) {
