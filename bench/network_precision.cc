@@ -506,7 +506,10 @@ void VmRows(Bench& bench, const std::string& source_dir, const std::string& buil
         "netem-vm (exit %d) printed no \"precision<TAB>netem<TAB>...\" lines; last output:\n%s",
         rc, output.substr(output.size() > 2000 ? output.size() - 2000 : 0)));
   } else if (rc != 0) {
-    bench.Problem(absl::StrFormat("netem-vm exited %d (rows kept: %d)", rc, rows));
+    // Its checks failed (the rows are still measurements): say which.
+    bench.Problem(absl::StrFormat("netem-vm exited %d (rows kept: %d); its last lines:\n%s", rc,
+                                  rows,
+                                  output.substr(output.size() > 3000 ? output.size() - 3000 : 0)));
   }
 }
 
