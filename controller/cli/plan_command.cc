@@ -339,17 +339,7 @@ std::vector<HostCheck> CheckHosts(const Plan& plan, milliseconds deadline) {
     threads.emplace_back([&check = checks[i], deadline] {
       const auto start = SteadyClock::now();
       AgentClient client(check.host.name, check.host.address, deadline);
-      absl::StatusOr<v1::CapabilitiesResponse> answer = client.Capabilities();
-      // A connect that fails at once is retried once within the deadline:
-      // with many agents on one host a first connect now and then fails
-      // transiently (seen as UNAVAILABLE "No such file or directory").
-      const auto spent = std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start);
-      if (!answer.ok() && answer.status().code() == absl::StatusCode::kUnavailable &&
-          spent < deadline / 2) {
-        std::this_thread::sleep_for(std::min(milliseconds(50), deadline / 10));
-        AgentClient retry(check.host.name, check.host.address, deadline - spent);
-        answer = retry.Capabilities();
-      }
+      absl::StatusOr<v1::CapabilitiesResponse> answer = client.Connect();
       check.checked = true;
       check.elapsed = std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start);
       if (answer.ok()) {

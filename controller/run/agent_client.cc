@@ -1,6 +1,7 @@
 #include "controller/run/agent_client.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
@@ -13,6 +14,10 @@ namespace faultline::controller {
 AgentClient::AgentClient(std::string name, std::string address,
                          std::chrono::milliseconds deadline)
     : name_(std::move(name)), address_(std::move(address)), deadline_(deadline) {
+  NewChannel();
+}
+
+void AgentClient::NewChannel() {
   // TLS arrives with the security issue; the channel is the only place to change.
   stub_ = v1::AgentService::NewStub(
       grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
@@ -36,6 +41,28 @@ absl::StatusOr<Response> AgentClient::Call(const char* what, const Request& requ
 absl::StatusOr<v1::CapabilitiesResponse> AgentClient::Capabilities() {
   return Call<v1::CapabilitiesRequest, v1::CapabilitiesResponse>(
       "capabilities", v1::CapabilitiesRequest(), &v1::AgentService::Stub::Capabilities);
+}
+
+absl::StatusOr<v1::CapabilitiesResponse> AgentClient::Connect() {
+  using std::chrono::milliseconds;
+  const auto start = std::chrono::steady_clock::now();
+  const auto spent = [&] {
+    return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+  };
+  absl::StatusOr<v1::CapabilitiesResponse> answer = Capabilities();
+  for (int attempt = 2; attempt <= 3; ++attempt) {
+    if (answer.ok() || answer.status().code() != absl::StatusCode::kUnavailable ||
+        spent() >= deadline_ / 2) {
+      break;
+    }
+    std::this_thread::sleep_for(std::min(milliseconds(50 * (attempt - 1)), deadline_ / 10));
+    // A fresh channel: the failed one sits in its reconnect backoff (1 s).
+    NewChannel();
+    answer = Call<v1::CapabilitiesRequest, v1::CapabilitiesResponse>(
+        "capabilities", v1::CapabilitiesRequest(), &v1::AgentService::Stub::Capabilities,
+        std::max(milliseconds(1), deadline_ - spent()));
+  }
+  return answer;
 }
 
 absl::StatusOr<v1::ApplyResponse> AgentClient::Apply(const v1::ApplyRequest& request) {

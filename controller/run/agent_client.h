@@ -27,6 +27,14 @@ class AgentClient {
   // or Unavailable / DeadlineExceeded when it cannot be reached in time. The
   // message names the agent: "agent local (unix:/run/...): ...".
   absl::StatusOr<v1::CapabilitiesResponse> Capabilities();
+
+  // The first call of a run or plan: Capabilities, but a connect refused at
+  // once (Unavailable well inside the deadline) is retried on a fresh channel
+  // after a short pause, up to three attempts within the deadline. With many
+  // agents on one host a first connect now and then fails transiently; a host
+  // that is really down still fails within one deadline. Not thread-safe:
+  // call it before other threads share the client.
+  absl::StatusOr<v1::CapabilitiesResponse> Connect();
   absl::StatusOr<v1::ApplyResponse> Apply(const v1::ApplyRequest& request);
   absl::StatusOr<v1::RevertResponse> Revert(const std::string& fault_id);
   absl::StatusOr<v1::ListResponse> List(const std::string& run_id);
@@ -38,6 +46,8 @@ class AgentClient {
   template <typename Request, typename Response, typename Method>
   absl::StatusOr<Response> Call(const char* what, const Request& request, Method method,
                                 std::chrono::milliseconds deadline = std::chrono::milliseconds(0));
+
+  void NewChannel();
 
   std::string name_;
   std::string address_;
