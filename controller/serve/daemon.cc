@@ -805,9 +805,8 @@ absl::Status ServeDaemon::WatchRun(const v1::WatchRunRequest& request,
   uint64_t seen = 0;
   auto last_interrupt_check = std::chrono::steady_clock::now();
   auto send_new = [&]() -> absl::StatusOr<bool> {
-    FL_ASSIGN_OR_RETURN(std::vector<Event> events, store_->Events(run_id));
+    FL_ASSIGN_OR_RETURN(std::vector<Event> events, store_->Events(run_id, last));
     for (const Event& e : events) {
-      if (e.seq <= last) continue;
       v1::WatchRunResponse message;
       v1::JournalEvent* out = message.mutable_event();
       out->set_seq(e.seq);

@@ -121,9 +121,11 @@ class JournalStore {
   // Runs matching `filter`, newest first (by start time, then run id).
   virtual absl::StatusOr<std::vector<RunRecord>> ListRuns(const RunFilter& filter) = 0;
 
-  // All events of `run_id` (exact), in seq order. NotFound: no such run.
+  // The events of `run_id` (exact) with seq > `after_seq` (0: all), in seq
+  // order; pollers pass the last seq they saw. NotFound: no such run.
   // DataLoss: a stored event's data is not valid JSON.
-  virtual absl::StatusOr<std::vector<Event>> Events(const std::string& run_id) = 0;
+  virtual absl::StatusOr<std::vector<Event>> Events(const std::string& run_id,
+                                                    int64_t after_seq = 0) = 0;
 
   // Finds runs still kRunning that were started on this host by a controller
   // process that no longer exists (pid gone, a zombie, or reused by a process

@@ -463,11 +463,12 @@ class SqliteStore final : public JournalStore {
     return CollectRuns(stmt, "list runs");
   }
 
-  absl::StatusOr<std::vector<Event>> Events(const std::string& run_id) override {
+  absl::StatusOr<std::vector<Event>> Events(const std::string& run_id,
+                                            int64_t after_seq) override {
     absl::MutexLock lock(&mu_);
     // Read the run and its events from one snapshot.
     FL_RETURN_IF_ERROR(Exec("BEGIN", "begin read events"));
-    absl::StatusOr<std::vector<Event>> events = EventsLocked(run_id);
+    absl::StatusOr<std::vector<Event>> events = EventsLocked(run_id, after_seq);
     Rollback();  // read-only: nothing to commit
     return events;
   }
@@ -653,13 +654,14 @@ class SqliteStore final : public JournalStore {
     return std::move(runs[0]);
   }
 
-  absl::StatusOr<std::vector<Event>> EventsLocked(const std::string& run_id)
+  absl::StatusOr<std::vector<Event>> EventsLocked(const std::string& run_id, int64_t after_seq)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     FL_RETURN_IF_ERROR(GetExactLocked(run_id).status());
     FL_ASSIGN_OR_RETURN(Stmt stmt, Prepare("SELECT seq, run_id, unix_ms, type, data FROM events "
-                                           "WHERE run_id = ?1 ORDER BY seq",
+                                           "WHERE run_id = ?1 AND seq > ?2 ORDER BY seq",
                                            "read events"));
     stmt.Bind(1, run_id);
+    stmt.Bind(2, after_seq);
     std::vector<Event> events;
     while (true) {
       FL_ASSIGN_OR_RETURN(bool row, Step(stmt, absl::StrCat("read events of run ", run_id)));

@@ -137,6 +137,14 @@ TEST_F(SqliteStoreTest, EventsComeBackInAppendOrderPerRun) {
     }
   }
   EXPECT_THAT(*store->Events(b.run_id), SizeIs(20));
+
+  // A poller asks only for what it has not seen.
+  const int64_t tenth = (*events)[9].seq;
+  absl::StatusOr<std::vector<Event>> rest = store->Events(a.run_id, tenth);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  ASSERT_THAT(*rest, SizeIs(10));
+  EXPECT_EQ((*rest)[0].seq, (*events)[10].seq);
+  EXPECT_THAT(*store->Events(a.run_id, events->back().seq), SizeIs(0));
 }
 
 TEST_F(SqliteStoreTest, AppendKeepsArbitraryJsonAndRepairsBadUtf8) {
