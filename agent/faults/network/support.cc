@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agent/host/linux/netlink.h"
 #include "agent/host/linux/read_file.h"
@@ -64,9 +65,9 @@ std::string RunNft(const std::string& commands) {
   return error;
 }
 
-// The probes, run in a fresh network namespace of a child process. Fills
-// `missing` with one reason per absent feature.
-uint8_t Probe(std::vector<std::string>* missing) {
+// The rtnetlink probes, run in a fresh network namespace of a child process.
+// Fills `missing` with one reason per absent feature.
+uint8_t ProbeTc(std::vector<std::string>* missing) {
   uint8_t bits = 0;
   absl::StatusOr<Rtnetlink> opened = Rtnetlink::Open();
   if (!opened.ok()) {
@@ -154,6 +155,13 @@ uint8_t Probe(std::vector<std::string>* missing) {
     }
   }
 
+  return bits;
+}
+
+// The nftables probes, run after ProbeTc's answer is on its way: on a kernel
+// without nfnetlink libnftables exits the process instead of returning.
+uint8_t ProbeNft(std::vector<std::string>* missing) {
+  uint8_t bits = 0;
   const std::string nft_error = RunNft(
       "add table inet faultline_probe\n"
       "add chain inet faultline_probe input { type filter hook input priority 0; }\n"
@@ -179,24 +187,35 @@ uint8_t Probe(std::vector<std::string>* missing) {
   return bits;
 }
 
-// Child side: probe and write [bits][reasons...] to `fd`.
-[[noreturn]] void RunChild(int fd) {
-  std::vector<std::string> missing;
-  uint8_t bits = 0;
-  if (::unshare(CLONE_NEWNET) != 0) {
-    missing.push_back(absl::StrCat("all: cannot create a network namespace to probe in (",
-                                   std::strerror(errno), "; the agent needs root)"));
-  } else {
-    bits = Probe(&missing);
-  }
-  std::string out(1, static_cast<char>(bits));
+// Writes one answer frame: [0x80 | bits][reasons joined by "; "]['\0'] (the
+// high bit keeps the first byte from ever being the terminator).
+void WriteFrame(int fd, uint8_t bits, const std::vector<std::string>& missing) {
+  std::string out(1, static_cast<char>(0x80 | bits));
   out += absl::StrJoin(missing, "; ");
+  out.push_back('\0');
   size_t done = 0;
   while (done < out.size()) {
     const ssize_t n = ::write(fd, out.data() + done, out.size() - done);
     if (n <= 0) break;
     done += static_cast<size_t>(n);
   }
+}
+
+// Child side: probe and write one frame for the tc engines, then one for
+// nftables/NFQUEUE, to `fd`.
+[[noreturn]] void RunChild(int fd) {
+  std::vector<std::string> missing;
+  if (::unshare(CLONE_NEWNET) != 0) {
+    missing.push_back(absl::StrCat("all: cannot create a network namespace to probe in (",
+                                   std::strerror(errno), "; the agent needs root)"));
+    WriteFrame(fd, 0, missing);
+    ::_exit(0);
+  }
+  const uint8_t tc = ProbeTc(&missing);
+  WriteFrame(fd, tc, missing);
+  missing.clear();
+  const uint8_t nft = ProbeNft(&missing);
+  WriteFrame(fd, nft, missing);
   ::_exit(0);
 }
 
@@ -250,12 +269,28 @@ NetworkSupport DetectNetworkSupport() {
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  if (timed_out || reply.empty()) {
+  // Frames as RunChild wrote them; a missing second frame means the child
+  // died in the nftables probe.
+  std::vector<std::string> frames = absl::StrSplit(reply, '\0');
+  if (!frames.empty() && frames.back().empty()) frames.pop_back();
+  if (frames.empty()) {
     support.missing = timed_out ? "all: the probe process timed out"
                                 : "all: the probe process died without an answer";
     return support;
   }
-  const uint8_t bits = static_cast<uint8_t>(reply[0]);
+  uint8_t bits = 0;
+  std::vector<std::string> missing;
+  for (const std::string& frame : frames) {
+    if (frame.empty()) continue;
+    bits |= static_cast<uint8_t>(frame[0]) & 0x7F;
+    if (frame.size() > 1) missing.push_back(frame.substr(1));
+  }
+  if (frames.size() == 1 && !absl::StartsWith(frames[0].substr(1), "all:")) {
+    missing.push_back(
+        timed_out ? "nftables: the probe timed out; nfqueue: needs nftables"
+                  : "nftables: libnftables ended the probe process (no nfnetlink in this "
+                    "kernel?); nfqueue: needs nftables");
+  }
   support.netem = bits & kNetem;
   support.htb = bits & kHtb;
   support.tbf = bits & kTbf;
@@ -263,7 +298,7 @@ NetworkSupport DetectNetworkSupport() {
   support.ifb = bits & kIfb;
   support.nftables = bits & kNftables;
   support.nfqueue = bits & kNfqueue;
-  support.missing = reply.substr(1);
+  support.missing = absl::StrJoin(missing, "; ");
   return support;
 }
 
