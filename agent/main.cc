@@ -5,6 +5,7 @@
 #include <iostream>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "agent/server/agent_daemon.h"
 #include "boost/program_options.hpp"
 #include "common/logging.h"
@@ -14,6 +15,9 @@
 namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
+  // Debian's Abseil leaves absl::Mutex deadlock detection on; gRPC locks
+  // constantly and the cycle bookkeeping costs CPU on every RPC.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   faultline::agent::AgentConfig config;
   std::string lease_ttl = "15s";
   std::string log_level = "info";
