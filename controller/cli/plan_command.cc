@@ -37,22 +37,6 @@ const char* SeedSourceName(SeedSource source) {
   return "random";
 }
 
-const char* StepKindName(StepKind kind) {
-  switch (kind) {
-    case StepKind::kFault:
-      return "fault";
-    case StepKind::kWait:
-      return "wait";
-    case StepKind::kParallel:
-      return "parallel";
-    case StepKind::kSerial:
-      return "serial";
-    case StepKind::kPause:
-      return "pause";
-  }
-  return "wait";
-}
-
 // "agent web-1 (127.0.0.1:7431): capabilities: connection refused" says the
 // host twice in a table that already names it; keep what follows.
 std::string ShortError(const absl::Status& status, milliseconds deadline) {

@@ -56,34 +56,6 @@ std::string CodeName(const absl::Status& status) {
   return absl::StatusCodeToString(status.code());
 }
 
-const char* StepKindName(StepKind kind) {
-  switch (kind) {
-    case StepKind::kFault:
-      return "fault";
-    case StepKind::kWait:
-      return "wait";
-    case StepKind::kParallel:
-      return "parallel";
-    case StepKind::kSerial:
-      return "serial";
-    case StepKind::kPause:
-      return "pause";
-  }
-  return "step";
-}
-
-const char* PolicyName(RollbackPolicy policy) {
-  switch (policy) {
-    case RollbackPolicy::kAlways:
-      return "always";
-    case RollbackPolicy::kOnDeviation:
-      return "on-deviation";
-    case RollbackPolicy::kNeverForKills:
-      return "never-for-kills";
-  }
-  return "always";
-}
-
 nlohmann::json ProbeData(const Probe& probe, const std::string& phase, const ProbeResult& r) {
   nlohmann::json d = {{"probe", probe.name},
                       {"kind", ProbeKindName(probe.kind)},
@@ -774,7 +746,7 @@ void Runner::RevertAll(const std::string& reason) {
 void Runner::RunRollback(bool injected, bool deviated, bool aborted) {
   const std::vector<RollbackAction>& actions = experiment_.rollback_actions;
   if (actions.empty()) return;
-  const char* policy = PolicyName(experiment_.rollback_policy);
+  const char* policy = RollbackPolicyName(experiment_.rollback_policy);
   std::string skip;
   if (options_.dry_run) {
     skip = "dry run";

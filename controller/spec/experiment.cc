@@ -315,6 +315,26 @@ const char* ProbeKindName(ProbeKind kind) {
   return "unknown";
 }
 
+const char* StepKindName(StepKind kind) {
+  switch (kind) {
+    case StepKind::kFault: return "fault";
+    case StepKind::kWait: return "wait";
+    case StepKind::kParallel: return "parallel";
+    case StepKind::kSerial: return "serial";
+    case StepKind::kPause: return "pause";
+  }
+  return "unknown";
+}
+
+const char* RollbackPolicyName(RollbackPolicy policy) {
+  switch (policy) {
+    case RollbackPolicy::kAlways: return "always";
+    case RollbackPolicy::kOnDeviation: return "on-deviation";
+    case RollbackPolicy::kNeverForKills: return "never-for-kills";
+  }
+  return "unknown";
+}
+
 const char* ComparisonName(Comparison op) {
   switch (op) {
     case Comparison::kLess: return "<";

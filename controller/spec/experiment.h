@@ -148,6 +148,9 @@ struct Target {
 //                  (process.kill is not undone; let the supervisor recover)
 enum class RollbackPolicy { kAlways, kOnDeviation, kNeverForKills };
 
+// "always", "on-deviation" or "never-for-kills" (the YAML values).
+const char* RollbackPolicyName(RollbackPolicy policy);
+
 struct RollbackAction {
   enum class Kind { kExec, kHttp };
   Kind kind = Kind::kExec;
@@ -177,6 +180,9 @@ struct Flap {
 };
 
 enum class StepKind { kFault, kWait, kParallel, kSerial, kPause };
+
+// "fault", "wait", "parallel", "serial" or "pause" (the YAML keys).
+const char* StepKindName(StepKind kind);
 
 // What a pause gate does when nobody continues the run within its timeout.
 enum class PauseTimeout { kAbort, kContinue };
