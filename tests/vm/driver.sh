@@ -389,12 +389,13 @@ YAML
   RUN_PID=$!
 }
 
-# Whether every measured case's qdisc pattern shows on its device; sets
-# `missing` to the cases whose pattern does not.
+# Whether every measured case's qdisc pattern shows on its device (expiry's,
+# when it is the only case); sets `missing` to the cases whose pattern does
+# not.
 all_in_place() {
   $TC -n snd qdisc show >/tmp/qd
   missing=""
-  for c in $MEASURED_CASES; do
+  for c in ${MEASURED_CASES:-$RUN_CASES}; do
     grep " dev $(dev_of "$c") " /tmp/qd | tr '\n' ';' | grep -Eq "$(pattern_of "$c")" ||
       missing="$missing $c"
   done
@@ -600,8 +601,16 @@ expiry_result() {
 # fault reverted) or removes the qdiscs (smoke), then compares the state.
 end_run() {
   if [ "$MODE" = agent ]; then
-    info "run: SIGTERM to pid $RUN_PID"
-    kill -TERM $RUN_PID
+    # A run whose every fault ends by itself (--cases expiry) ends by itself
+    # and exits 0.
+    want=0
+    how=ended_by_itself
+    if [ -n "$MEASURED_CASES" ]; then
+      info "run: SIGTERM to pid $RUN_PID"
+      kill -TERM $RUN_PID
+      want=3
+      how=SIGTERM
+    fi
     wait $RUN_PID
     rc=$?
     grep -E 'run\.started|fault\.(applied|failed)|run\.(finished|aborted)|abort' /tmp/run.log |
@@ -609,11 +618,11 @@ end_run() {
     applied=$(grep -c 'fault\.applied' /tmp/run.log)
     reverted=$(grep -c 'fault\.reverted' /tmp/run.log)
     info "run: exit $rc, $applied faults applied, $reverted reverted"
-    if [ $rc -eq 3 ] && [ "$applied" -eq "$reverted" ]; then
-      result run_stopped "SIGTERM" "exit_3,${reverted}_reverted" "exit_3,all_reverted" PASS
+    if [ $rc -eq $want ] && [ "$applied" -eq "$reverted" ]; then
+      result run_stopped "$how" "exit_$rc,${reverted}_reverted" "exit_$want,all_reverted" PASS
     else
-      result run_stopped "SIGTERM" "exit_${rc},${applied}_applied,${reverted}_reverted" \
-        "exit_3,all_reverted" FAIL
+      result run_stopped "$how" "exit_${rc},${applied}_applied,${reverted}_reverted" \
+        "exit_$want,all_reverted" FAIL
       sed 's/^/FAIL   run: /' /tmp/run.log | tail -n 25
     fi
   else
@@ -631,6 +640,9 @@ end_run() {
 
 # --- main ------------------------------------------------------------------------
 T0=$(now)
+for c in $CASES; do
+  case ",$ALL_CASES," in *",$c,"*) ;; *) result "$c" - unknown_case "one_of_$ALL_CASES" FAIL ;; esac
+done
 echo "INFO mode=$MODE kernel=$(uname -r) uptime_at_driver=${T0}s cpus=$(grep -c ^processor /proc/cpuinfo) cases=$(echo $CASES | tr ' ' ',')"
 if ! $IP netns add snd; then
   echo "FAIL netns add snd failed"
