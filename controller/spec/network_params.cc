@@ -1,9 +1,6 @@
 #include "controller/spec/network_params.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <tuple>
 #include <utility>
@@ -15,27 +12,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "common/network_limits.h"
 #include "common/units.h"
 
 namespace faultline::controller {
 namespace {
-
-constexpr uint64_t kMinDelayUs = 1;
-constexpr uint64_t kMaxDelayUs = 60'000'000;
-constexpr uint64_t kMinRate = 8'000;            // 8kbit
-constexpr uint64_t kMaxRate = 100'000'000'000;  // 100gbit
-// One full-size frame plus headers: a smaller TBF bucket never passes a
-// 1500-byte packet.
-constexpr uint64_t kMinBucketBytes = 1600;
-constexpr uint64_t kMaxBucketBytes = uint64_t{1} << 30;
-// Linux IFNAMSIZ (16) minus the terminating NUL.
-constexpr size_t kMaxInterfaceName = 15;
-constexpr int64_t kMaxReorderGap = 1'000'000;
-// The agent's caps (agent/faults/network/network_fault.cc): entries per
-// address or port list, and u32 rules a filtered target may expand to.
-constexpr size_t kMaxAddresses = 64;
-constexpr size_t kMaxPorts = 64;
-constexpr int kMaxFilterRules = 256;
 
 std::string Quote(absl::string_view text) { return absl::StrCat("\"", absl::CEscape(text), "\""); }
 
@@ -79,102 +60,12 @@ std::optional<uint64_t> ParseMicros(absl::string_view text) {
   return static_cast<uint64_t>(absl::ToInt64Microseconds(d));
 }
 
-struct ParsedCidr {
-  int family = AF_INET;
-  std::array<unsigned char, 16> bytes{};
-  int prefix = 32;
-  bool explicit_prefix = false;
-};
-
-std::optional<ParsedCidr> ParseCidr(absl::string_view text) {
-  ParsedCidr out;
-  std::string address(text);
-  const size_t slash = address.find('/');
-  if (slash != std::string::npos) {
-    const std::string prefix = address.substr(slash + 1);
-    address.resize(slash);
-    if (prefix.empty() || prefix.size() > 3 ||
-        !std::all_of(prefix.begin(), prefix.end(), absl::ascii_isdigit)) {
-      return std::nullopt;
-    }
-    out.prefix = std::stoi(prefix);
-    out.explicit_prefix = true;
-  }
-  if (inet_pton(AF_INET, address.c_str(), out.bytes.data()) == 1) {
-    out.family = AF_INET;
-    if (!out.explicit_prefix) out.prefix = 32;
-    if (out.prefix > 32) return std::nullopt;
-  } else if (inet_pton(AF_INET6, address.c_str(), out.bytes.data()) == 1) {
-    out.family = AF_INET6;
-    if (!out.explicit_prefix) out.prefix = 128;
-    if (out.prefix > 128) return std::nullopt;
-  } else {
-    return std::nullopt;
-  }
-  return out;
-}
-
-// The network address of `cidr` with host bits cleared, "198.18.0.0/24".
-std::string NetworkOf(const ParsedCidr& cidr) {
-  ParsedCidr masked = cidr;
-  const int bits = cidr.family == AF_INET ? 32 : 128;
-  for (int bit = cidr.prefix; bit < bits; ++bit) {
-    masked.bytes[bit / 8] &= static_cast<unsigned char>(~(0x80u >> (bit % 8)));
-  }
-  char buffer[INET6_ADDRSTRLEN] = {};
-  inet_ntop(cidr.family, masked.bytes.data(), buffer, sizeof(buffer));
-  return absl::StrCat(buffer, "/", cidr.prefix);
-}
-
-bool HasHostBits(const ParsedCidr& cidr) {
-  const int bits = cidr.family == AF_INET ? 32 : 128;
-  for (int bit = cidr.prefix; bit < bits; ++bit) {
-    if (cidr.bytes[bit / 8] & (0x80u >> (bit % 8))) return true;
-  }
-  return false;
-}
-
-// The u32 rules a filtered target expands to, as the agent counts them: per
-// address family present on both sides, destinations x sources x ports (each
-// port twice: as source and as destination) x protocols (tcp and udp when
-// ports are given without a protocol). -1 when destinations and sources share
-// no address family.
-int FilterRuleCount(const v1::NetworkTarget& target) {
-  const bool filtered = !target.destinations().empty() || !target.sources().empty() ||
-                        !target.ports().empty() || target.protocol() != v1::NETWORK_PROTOCOL_ANY;
-  if (!filtered) return 0;
-  auto count = [](const google::protobuf::RepeatedPtrField<std::string>& cidrs, int family) {
-    int n = 0;
-    for (const std::string& text : cidrs) {
-      std::optional<ParsedCidr> cidr = ParseCidr(text);
-      n += cidr && cidr->family == family;
-    }
-    return n;
-  };
-  const int ports = target.ports().empty() ? 1 : 2 * target.ports_size();
-  const int protocols =
-      target.protocol() == v1::NETWORK_PROTOCOL_ANY && !target.ports().empty() ? 2 : 1;
-  int total = 0;
-  bool any_family = false;
-  for (int family : {AF_INET, AF_INET6}) {
-    const int dst = count(target.destinations(), family);
-    const int src = count(target.sources(), family);
-    if ((!target.destinations().empty() && dst == 0) || (!target.sources().empty() && src == 0)) {
-      continue;
-    }
-    any_family = true;
-    total += std::max(dst, 1) * std::max(src, 1) * ports * protocols;
-  }
-  return any_family ? total : -1;
-}
-
-// Which engines may run each kind (DESIGN.md catalogue), preferred first.
-std::vector<std::string> EnginesFor(absl::string_view kind) {
-  if (kind == "network.delay") return {"netem", "nfqueue"};
-  if (kind == "network.loss") return {"netem", "nftables"};
-  if (kind == "network.bandwidth") return {"htb", "tbf"};
-  if (kind == "network.partition") return {"nftables"};
-  return {"netem"};  // duplicate, corrupt
+// Which engines may run `kind`, preferred first (common/network_limits.h);
+// empty for a kind that is not a network kind.
+const std::vector<std::string>& EnginesFor(absl::string_view kind) {
+  static const auto* none = new std::vector<std::string>();
+  const NetworkKind* network = FindNetworkKind(kind);
+  return network != nullptr ? network->engines : *none;
 }
 
 // "a", "a or b", "a, b or c".
@@ -267,7 +158,7 @@ class NetworkReader {
   std::optional<std::vector<std::string>> AddressList(const YamlNode& node, absl::string_view name,
                                                       absl::string_view omit_hint) {
     if (!ExpectSequence(node, Field(name), diagnostics_)) return std::nullopt;
-    if (node.items.size() > kMaxAddresses) {
+    if (node.items.size() > static_cast<size_t>(kMaxAddresses)) {
       Error(node, absl::StrCat(Field(name), " lists ", node.items.size(), " entries; at most ",
                                kMaxAddresses));
       return std::nullopt;
@@ -282,9 +173,11 @@ class NetworkReader {
     for (size_t i = 0; i < node.items.size(); ++i) {
       const YamlNode& item = node.items[i];
       const std::string item_name = absl::StrCat(name, "[", i, "]");
-      std::optional<ParsedCidr> cidr;
-      if (item.IsScalar()) cidr = ParseCidr(absl::StripAsciiWhitespace(item.scalar));
-      if (!cidr) {
+      absl::StatusOr<IpPrefix> cidr = absl::InvalidArgumentError("not a scalar");
+      if (item.IsScalar()) {
+        cidr = ParseIpPrefixKeepingHostBits(absl::StripAsciiWhitespace(item.scalar));
+      }
+      if (!cidr.ok()) {
         Error(item, absl::StrCat(Field(item_name),
                                  " must be an IPv4 or IPv6 address or CIDR such as 198.18.0.2, "
                                  "198.18.0.0/15 or 2001:db8::/64, got ",
@@ -295,11 +188,11 @@ class NetworkReader {
       if (HasHostBits(*cidr)) {
         Error(item, absl::StrCat(Field(item_name), " has host bits set after its /", cidr->prefix,
                                  " prefix, got ", Quote(item.scalar), "; did you mean ",
-                                 NetworkOf(*cidr), "?"));
+                                 FormatIpPrefix(NetworkOf(*cidr)), "?"));
         ok = false;
         continue;
       }
-      const std::string canonical = NetworkOf(*cidr);
+      const std::string canonical = FormatIpPrefix(*cidr);
       if (std::find(seen.begin(), seen.end(), canonical) != seen.end()) {
         Error(item, absl::StrCat(Field(name), " lists ", canonical, " more than once"));
         ok = false;
@@ -315,7 +208,7 @@ class NetworkReader {
   // A list of ports 1..65535.
   std::optional<std::vector<uint32_t>> PortList(const YamlNode& node) {
     if (!ExpectSequence(node, Field("ports"), diagnostics_)) return std::nullopt;
-    if (node.items.size() > kMaxPorts) {
+    if (node.items.size() > static_cast<size_t>(kMaxPorts)) {
       Error(node, absl::StrCat(Field("ports"), " lists ", node.items.size(), " ports; at most ",
                                kMaxPorts));
       return std::nullopt;
@@ -394,12 +287,7 @@ class NetworkReader {
   void Common(v1::NetworkTarget* target) {
     if (const YamlNode* node = fields_.Get("interface")) {
       if (auto v = ReadString(*node, Field("interface"), diagnostics_)) {
-        const bool bad =
-            v->empty() || v->size() > kMaxInterfaceName || *v == "." || *v == ".." ||
-            std::any_of(v->begin(), v->end(), [](char c) {
-              return c == '/' || c == ':' || absl::ascii_isspace(c) || !absl::ascii_isprint(c);
-            });
-        if (bad) {
+        if (!IsInterfaceName(*v)) {
           Error(*node,
                 absl::StrCat(Field("interface"), " must be an interface name of 1..",
                              kMaxInterfaceName, " characters without \"/\", \":\" or spaces, got ",
@@ -680,7 +568,7 @@ void ReadBandwidth(NetworkReader& r, v1::NetworkBandwidth* out) {
   Fields& f = r.fields();
   if (const YamlNode* node = f.Require("rate")) {
     std::optional<uint64_t> rate = node->IsScalar() ? ParseBitRate(node->scalar) : std::nullopt;
-    if (!rate || *rate < kMinRate || *rate > kMaxRate) {
+    if (!rate || *rate < kMinRateBps || *rate > kMaxRateBps) {
       r.Error(*node, absl::StrCat(r.Field("rate"),
                                   " must be a rate of at least 8kbit and at most 100gbit such as "
                                   "500kbit, 10mbit or 1gbit, got ",
@@ -757,16 +645,15 @@ void ReadPartition(NetworkReader& r, v1::NetworkPartition* out) {
 }  // namespace
 
 const std::vector<std::string>& NetworkFaultKinds() {
-  static const auto* kinds =
-      new std::vector<std::string>{"network.delay",   "network.loss",      "network.duplicate",
-                                   "network.corrupt", "network.bandwidth", "network.partition"};
+  static const auto* kinds = [] {
+    auto* names = new std::vector<std::string>();
+    for (const NetworkKind& kind : NetworkKinds()) names->push_back(kind.name);
+    return names;
+  }();
   return *kinds;
 }
 
-bool IsNetworkFaultKind(absl::string_view kind) {
-  const std::vector<std::string>& kinds = NetworkFaultKinds();
-  return std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
-}
+bool IsNetworkFaultKind(absl::string_view kind) { return FindNetworkKind(kind) != nullptr; }
 
 void ReadNetworkParams(absl::string_view kind, Fields& fields, Diagnostics* diagnostics,
                        v1::FaultSpec* spec, std::string* summary) {

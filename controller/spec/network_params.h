@@ -26,8 +26,11 @@
 // (`engine: nftables` with a loss correlation), ports with icmp, a filtered
 // `engine: tbf`, and the agent's caps (64 entries per address list, 64 ports,
 // at most 256 classifier rules for destinations x sources x ports x
-// protocols, destinations and sources sharing an address family). The agent
-// re-validates and decides whether the host can provide the engine.
+// protocols, destinations and sources sharing an address family). Limits,
+// the prefix parser, the rule count and the engines per kind come from
+// common/network_limits.h, which the agent uses too, so both sides draw the
+// same lines. The agent re-validates and decides whether the host can
+// provide the engine.
 //
 // Internal to controller/spec. Pure functions, thread-safe.
 #ifndef FAULTLINE_CONTROLLER_SPEC_NETWORK_PARAMS_H_

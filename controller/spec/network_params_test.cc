@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "controller/spec/experiment.h"
 #include "controller/spec/fault_params.h"
+#include "controller/spec/spec_testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -17,34 +18,11 @@ namespace {
 
 using ::testing::ElementsAre;
 
-constexpr char kFile[] = "x.yaml";
-
-// Four lines; the method list starts on line 5, every step at column 5.
-constexpr char kHead[] = R"(apiVersion: faultline/v1
-kind: Experiment
-metadata: {name: t}
-method:
-)";
-
 // One flow-style step on line 5: "  - {fault: KIND, params: {PARAMS}, duration: 1s}".
 // The params mapping opens at column 25 + kind length (its first key one
 // column later).
 std::string NetStep(const std::string& kind, const std::string& params) {
   return absl::StrCat(kHead, "  - {fault: ", kind, ", params: {", params, "}, duration: 1s}\n");
-}
-
-std::vector<std::string> Problems(const std::string& yaml) {
-  std::vector<Diagnostic> diagnostics;
-  absl::StatusOr<Experiment> experiment = ParseExperiment(yaml, kFile, &diagnostics);
-  std::vector<std::string> out;
-  for (const Diagnostic& d : diagnostics) out.push_back(d.ToString());
-  if (experiment.ok()) {
-    EXPECT_TRUE(out.empty());
-  } else {
-    EXPECT_EQ(experiment.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_FALSE(out.empty());
-  }
-  return out;
 }
 
 // The single step of a valid experiment; fails the test otherwise.
@@ -289,14 +267,6 @@ std::string ManyPorts(int n) {
   return out;
 }
 
-struct BadCase {
-  const char* name;
-  std::string yaml;
-  std::vector<std::string> expected;
-};
-
-void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
-
 std::vector<BadCase> BadCases() {
   return {
       // --- common targeting -----------------------------------------------------
@@ -372,7 +342,7 @@ std::vector<BadCase> BadCases() {
        {"x.yaml:5:71: network.delay: engine must be netem or nfqueue, got \"htb\"",
         "x.yaml:6:75: network.duplicate: engine must be netem, got \"nftables\"",
         "x.yaml:7:70: network.partition: engine must be nftables, got \"netem\"",
-        "x.yaml:8:76: network.bandwidth: engine must be htb or tbf, got \"netem\""}},
+        "x.yaml:8:76: network.bandwidth: engine must be tbf or htb, got \"netem\""}},
       {"BadProtectControlPlane",
        NetStep("network.loss", "percent: 1, interface: eth0, protect_control_plane: no"),
        {"x.yaml:5:88: network.loss: protect_control_plane must be true or false, got \"no\""}},
@@ -565,10 +535,7 @@ TEST_P(NetworkBadInputTest, ReportsExactDiagnostics) {
   EXPECT_THAT(Problems(c.yaml), ::testing::ElementsAreArray(c.expected)) << c.yaml;
 }
 
-INSTANTIATE_TEST_SUITE_P(Network, NetworkBadInputTest, ::testing::ValuesIn(BadCases()),
-                         [](const ::testing::TestParamInfo<BadCase>& info) {
-                           return std::string(info.param.name);
-                         });
+INSTANTIATE_TEST_SUITE_P(Network, NetworkBadInputTest, ::testing::ValuesIn(BadCases()), CaseName);
 
 }  // namespace
 }  // namespace faultline::controller

@@ -1,40 +1,24 @@
 #include "agent/faults/network/network_fault.h"
 
-#include <arpa/inet.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <cmath>
 #include <set>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "agent/faults/network/nft_fault.h"
 #include "agent/faults/network/queue_delay_fault.h"
 #include "agent/faults/network/tc_fault.h"
+#include "common/network_limits.h"
 #include "common/status.h"
 
 namespace faultline::agent {
 namespace {
-
-constexpr uint64_t kMaxDelayUs = 60'000'000;
-constexpr uint32_t kMaxReorderGap = 1'000'000;
-constexpr uint64_t kMinRateBps = 8'000;
-constexpr uint64_t kMaxRateBps = 100'000'000'000;
-constexpr uint64_t kMinBucketBytes = 1600;
-constexpr uint64_t kMaxBucketBytes = uint64_t{1} << 30;
-constexpr size_t kMaxInterfaceName = 15;  // IFNAMSIZ - 1
-constexpr int kMaxAddresses = 64;
-constexpr int kMaxPorts = 64;
-// Each (family, destination, source, port side, protocol) combination is one
-// classifier rule; this bounds the work and the rule count per fault.
-constexpr int kMaxFilterRules = 256;
 
 const v1::NetworkTarget& TargetOf(const v1::FaultSpec& spec) {
   switch (spec.kind_case()) {
@@ -75,13 +59,8 @@ void CheckPercent(Problems& p, absl::string_view field, double value, bool min_e
 }
 
 void CheckInterface(Problems& p, const std::string& name) {
-  if (name.empty()) return;
-  const bool bad = name.size() > kMaxInterfaceName || name == "." || name == ".." ||
-                   std::any_of(name.begin(), name.end(), [](char c) {
-                     return c == '/' || c == ':' || absl::ascii_isspace(c) ||
-                            !absl::ascii_isprint(c);
-                   });
-  if (bad) {
+  // Empty: the interface of the route to the first destination.
+  if (!name.empty() && !IsInterfaceName(name)) {
     p.Add(absl::StrCat("target.interface must be an interface name of 1..", kMaxInterfaceName,
                        " characters without \"/\", \":\" or spaces, got \"",
                        absl::CHexEscape(name), "\""));
@@ -134,50 +113,11 @@ void CheckPorts(Problems& p, absl::string_view field,
 
 bool ValidProtocol(int protocol) { return v1::NetworkProtocol_IsValid(protocol); }
 
-// Which engines may run each kind, in the catalogue's order.
-std::vector<std::string> EnginesOfKind(v1::FaultSpec::KindCase kind) {
-  switch (kind) {
-    case v1::FaultSpec::kNetworkDelay: return {"netem", "nfqueue"};
-    case v1::FaultSpec::kNetworkLoss: return {"netem", "nftables"};
-    case v1::FaultSpec::kNetworkBandwidth: return {"tbf", "htb"};
-    case v1::FaultSpec::kNetworkPartition: return {"nftables"};
-    default: return {"netem"};
-  }
-}
-
-bool Filtered(const v1::NetworkTarget& target) {
-  return !target.destinations().empty() || !target.sources().empty() ||
-         !target.ports().empty() || target.protocol() != v1::NETWORK_PROTOCOL_ANY;
-}
-
-// The rules a filtered target expands to (see kMaxFilterRules), or -1 when
-// destinations and sources share no address family.
-int FilterRuleCount(const v1::NetworkTarget& target) {
-  if (!Filtered(target)) return 0;
-  auto count_family = [](const google::protobuf::RepeatedPtrField<std::string>& cidrs,
-                         int family) {
-    int n = 0;
-    for (const std::string& text : cidrs) {
-      absl::StatusOr<IpPrefix> cidr = ParseIpPrefix(text);
-      n += cidr.ok() && cidr->family == family;
-    }
-    return n;
-  };
-  const int ports = target.ports().empty() ? 1 : 2 * target.ports_size();
-  const int protocols =
-      target.protocol() == v1::NETWORK_PROTOCOL_ANY && !target.ports().empty() ? 2 : 1;
-  int total = 0;
-  bool any_family = false;
-  for (int family : {AF_INET, AF_INET6}) {
-    const int dst = count_family(target.destinations(), family);
-    const int src = count_family(target.sources(), family);
-    if ((!target.destinations().empty() && dst == 0) || (!target.sources().empty() && src == 0)) {
-      continue;
-    }
-    any_family = true;
-    total += std::max(dst, 1) * std::max(src, 1) * ports * protocols;
-  }
-  return any_family ? total : -1;
+// Which engines may run each kind, preferred first (common/network_limits.h).
+const std::vector<std::string>& EnginesOfKind(v1::FaultSpec::KindCase kind) {
+  static const auto* none = new std::vector<std::string>();
+  const NetworkKind* network = FindNetworkKind(kind);
+  return network != nullptr ? network->engines : *none;
 }
 
 // Checks the NetworkTarget of delay/loss/duplicate/corrupt/bandwidth.
@@ -215,7 +155,7 @@ void CheckTarget(Problems& p, const v1::NetworkTarget& target, v1::FaultSpec::Ki
   }
   const std::string& engine = target.engine();
   if (!engine.empty()) {
-    const std::vector<std::string> engines = EnginesOfKind(kind);
+    const std::vector<std::string>& engines = EnginesOfKind(kind);
     if (std::find(engines.begin(), engines.end(), engine) == engines.end()) {
       p.Add(absl::StrCat("target.engine \"", absl::CHexEscape(engine), "\" cannot run ", p.kind(),
                          "; use ", absl::StrJoin(engines, " or "), " or leave it empty"));
@@ -225,7 +165,7 @@ void CheckTarget(Problems& p, const v1::NetworkTarget& target, v1::FaultSpec::Ki
 
 void CheckDelay(Problems& p, const v1::NetworkDelay& d) {
   CheckTarget(p, d.target(), v1::FaultSpec::kNetworkDelay);
-  if (d.delay_us() < 1 || d.delay_us() > kMaxDelayUs) {
+  if (d.delay_us() < kMinDelayUs || d.delay_us() > kMaxDelayUs) {
     p.Add(absl::StrCat("delay_us must be 1..", kMaxDelayUs, " (60s), got ", d.delay_us()));
   }
   if (d.jitter_us() > d.delay_us()) {
@@ -307,7 +247,7 @@ void CheckBandwidth(Problems& p, const v1::NetworkBandwidth& b) {
                          "..1073741824 (one full packet .. 1 GiB), got ", value));
     }
   }
-  if (b.target().engine() == "tbf" && Filtered(b.target())) {
+  if (b.target().engine() == "tbf" && IsFilteredTarget(b.target())) {
     p.Add("target.engine tbf shapes the whole interface and cannot filter by destinations, "
           "sources, ports or protocol; use engine htb or remove the filters");
   }
@@ -360,9 +300,9 @@ std::string WhyNot(const std::string& engine, const v1::FaultSpec& spec,
   }
   if (engine == "tbf") {
     if (!support.tbf) return MissingReason(support, "tbf", "kernel has no sch_tbf");
-    if (Filtered(target)) return "tbf shapes the whole interface and cannot filter";
+    if (IsFilteredTarget(target)) return "tbf shapes the whole interface and cannot filter";
   }
-  if (tc && (engine == "htb" || Filtered(target))) {
+  if (tc && (engine == "htb" || IsFilteredTarget(target))) {
     if (!support.htb) return MissingReason(support, "htb", "kernel has no sch_htb");
     if (!support.u32) return MissingReason(support, "u32", "kernel has no cls_u32");
   }
@@ -393,7 +333,9 @@ std::string WhyNot(const std::string& engine, const v1::FaultSpec& spec,
 std::vector<std::string> Candidates(const v1::FaultSpec& spec) {
   const v1::NetworkTarget& target = TargetOf(spec);
   if (!target.engine().empty()) return {target.engine()};
-  if (spec.kind_case() == v1::FaultSpec::kNetworkBandwidth && Filtered(target)) return {"htb"};
+  if (spec.kind_case() == v1::FaultSpec::kNetworkBandwidth && IsFilteredTarget(target)) {
+    return {"htb"};
+  }
   return EnginesOfKind(spec.kind_case());
 }
 
@@ -467,71 +409,8 @@ class NetworkFault final : public Fault {
 
 }  // namespace
 
-absl::StatusOr<IpPrefix> ParseIpPrefix(absl::string_view text) {
-  IpPrefix out;
-  std::string address(text);
-  bool explicit_prefix = false;
-  if (const size_t slash = address.find('/'); slash != std::string::npos) {
-    const std::string prefix = address.substr(slash + 1);
-    address.resize(slash);
-    int value = 0;
-    if (prefix.empty() || prefix.size() > 3 ||
-        !std::all_of(prefix.begin(), prefix.end(), absl::ascii_isdigit) ||
-        !absl::SimpleAtoi(prefix, &value)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("must be an address or CIDR, got \"", absl::CHexEscape(text), "\""));
-    }
-    out.prefix = value;
-    explicit_prefix = true;
-  }
-  if (inet_pton(AF_INET, address.c_str(), out.address.data()) == 1) {
-    out.family = AF_INET;
-    if (!explicit_prefix) out.prefix = 32;
-  } else if (inet_pton(AF_INET6, address.c_str(), out.address.data()) == 1) {
-    out.family = AF_INET6;
-    if (!explicit_prefix) out.prefix = 128;
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "must be an IPv4 or IPv6 address or CIDR such as 198.18.0.2, 198.18.0.0/15 or "
-        "2001:db8::/64, got \"",
-        absl::CHexEscape(text), "\""));
-  }
-  const int bits = out.family == AF_INET ? 32 : 128;
-  if (out.prefix > bits) {
-    return absl::InvalidArgumentError(absl::StrCat("has a prefix longer than ", bits,
-                                                   " bits: \"", absl::CHexEscape(text), "\""));
-  }
-  IpPrefix network = out;
-  for (int bit = out.prefix; bit < bits; ++bit) {
-    network.address[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
-  }
-  if (network.address != out.address) {
-    return absl::InvalidArgumentError(absl::StrCat("has host bits set after its /", out.prefix,
-                                                   " prefix: \"", absl::CHexEscape(text),
-                                                   "\"; did you mean ", FormatIpPrefix(network),
-                                                   "?"));
-  }
-  return out;
-}
-
-std::string FormatIpPrefix(const IpPrefix& cidr) {
-  char buffer[INET6_ADDRSTRLEN] = {};
-  inet_ntop(cidr.family, cidr.address.data(), buffer, sizeof(buffer));
-  return absl::StrCat(buffer, "/", cidr.prefix);
-}
-
 bool IsNetworkSpec(const v1::FaultSpec& spec) {
-  switch (spec.kind_case()) {
-    case v1::FaultSpec::kNetworkDelay:
-    case v1::FaultSpec::kNetworkLoss:
-    case v1::FaultSpec::kNetworkDuplicate:
-    case v1::FaultSpec::kNetworkCorrupt:
-    case v1::FaultSpec::kNetworkBandwidth:
-    case v1::FaultSpec::kNetworkPartition:
-      return true;
-    default:
-      return false;
-  }
+  return FindNetworkKind(spec.kind_case()) != nullptr;
 }
 
 absl::Status ValidateNetworkSpec(const v1::FaultSpec& spec) {
@@ -592,18 +471,6 @@ absl::StatusOr<std::unique_ptr<Fault>> MakeNetworkFault(const v1::FaultSpec& spe
 }
 
 std::vector<v1::KindCapability> NetworkCapabilities(const NetworkSupport& support) {
-  struct Entry {
-    v1::FaultSpec::KindCase kind;
-    const char* name;
-  };
-  static constexpr Entry kKinds[] = {
-      {v1::FaultSpec::kNetworkDelay, "network.delay"},
-      {v1::FaultSpec::kNetworkLoss, "network.loss"},
-      {v1::FaultSpec::kNetworkDuplicate, "network.duplicate"},
-      {v1::FaultSpec::kNetworkCorrupt, "network.corrupt"},
-      {v1::FaultSpec::kNetworkBandwidth, "network.bandwidth"},
-      {v1::FaultSpec::kNetworkPartition, "network.partition"},
-  };
   // What each fallback cannot do, so people know before they pin or write
   // netem-only parameters.
   auto limits = [](const std::string& engine, v1::FaultSpec::KindCase kind) -> std::string {
@@ -614,12 +481,12 @@ std::vector<v1::KindCapability> NetworkCapabilities(const NetworkSupport& suppor
     return "";
   };
   std::vector<v1::KindCapability> out;
-  for (const Entry& entry : kKinds) {
+  for (const NetworkKind& entry : NetworkKinds()) {
     v1::KindCapability capability;
     capability.set_kind(entry.name);
     // The plainest spec of the kind: egress, no filters.
     v1::FaultSpec probe;
-    switch (entry.kind) {
+    switch (entry.kind_case) {
       case v1::FaultSpec::kNetworkDelay: probe.mutable_network_delay(); break;
       case v1::FaultSpec::kNetworkLoss: probe.mutable_network_loss(); break;
       case v1::FaultSpec::kNetworkDuplicate: probe.mutable_network_duplicate(); break;
@@ -628,7 +495,7 @@ std::vector<v1::KindCapability> NetworkCapabilities(const NetworkSupport& suppor
       default: probe.mutable_network_partition(); break;
     }
     std::vector<std::string> missing;
-    for (const std::string& engine : EnginesOfKind(entry.kind)) {
+    for (const std::string& engine : entry.engines) {
       const std::string why =
           support.detected ? WhyNot(engine, probe, support) : "network engines not detected";
       if (why.empty()) {
@@ -641,7 +508,7 @@ std::vector<v1::KindCapability> NetworkCapabilities(const NetworkSupport& suppor
     if (!missing.empty()) {
       std::string reason = absl::StrJoin(missing, "; ");
       if (capability.available()) {
-        const std::string limit = limits(capability.engines(0), entry.kind);
+        const std::string limit = limits(capability.engines(0), entry.kind_case);
         if (!limit.empty()) absl::StrAppend(&reason, "; ", limit);
       }
       capability.set_reason(reason);

@@ -16,8 +16,6 @@
 #ifndef FAULTLINE_AGENT_FAULTS_NETWORK_NETWORK_FAULT_H_
 #define FAULTLINE_AGENT_FAULTS_NETWORK_NETWORK_FAULT_H_
 
-#include <array>
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,31 +25,23 @@
 #include "absl/strings/string_view.h"
 #include "agent/faults/fault.h"
 #include "agent/faults/fault_factory.h"
+#include "common/network_limits.h"
 #include "faultline/v1/faults.pb.h"
 
 namespace faultline::agent {
 
-// An IPv4 or IPv6 prefix as the network specs write them.
-struct IpPrefix {
-  int family = 0;                    // AF_INET or AF_INET6
-  std::array<uint8_t, 16> address{};  // network byte order; 4 bytes used for v4
-  int prefix = 0;                    // 0..32 / 0..128
-};
-
-// "198.18.0.2/32", "198.18.0.0/15", "2001:db8::/64"; a bare address is a
-// host route (/32, /128). InvalidArgument (message without the field name)
-// for garbage, a prefix out of range, or host bits set after the prefix.
-// Pure.
-absl::StatusOr<IpPrefix> ParseIpPrefix(absl::string_view text);
-
-// "198.18.0.0/15".
-std::string FormatIpPrefix(const IpPrefix& cidr);
+// The prefix type and parser the agent shares with the controller
+// (common/network_limits.h), under their agent names.
+using ::faultline::FormatIpPrefix;
+using ::faultline::IpPrefix;
+using ::faultline::ParseIpPrefix;
 
 // True for the network.* cases of FaultSpec.
 bool IsNetworkSpec(const v1::FaultSpec& spec);
 
 // Checks every field of a network spec against the ranges in faults.proto
-// and reports every problem at once. InvalidArgument naming the fields:
+// and the caps in common/network_limits.h (the controller checks the same
+// caps) and reports every problem at once. InvalidArgument naming the fields:
 // "network.delay: jitter_us (20000) must not exceed delay_us (10000);
 // target.ports[0] must be a port 1..65535, got 0". Pure.
 absl::Status ValidateNetworkSpec(const v1::FaultSpec& spec);

@@ -1,9 +1,8 @@
 // Network spec validation (every field, table-driven), the engine choice per
-// kind on hosts with and without netem, Capabilities per kind, and CIDR
-// parsing. Pure: nothing here touches the host.
+// kind on hosts with and without netem and Capabilities per kind (the CIDR
+// parser and rule count are tested in common/network_limits_test.cc). Pure:
+// nothing here touches the host.
 #include "agent/faults/network/network_fault.h"
-
-#include <sys/socket.h>
 
 #include <functional>
 #include <string>
@@ -487,24 +486,6 @@ TEST(MakeNetworkFaultTest, RestoreUsesTheEngineTheStateRecorded) {
   (*fault)->Restore(state);
   EXPECT_EQ((*fault)->engine(), "tbf");
   EXPECT_TRUE((*fault)->Revert().ok()) << "a state that names no link reverts nothing";
-}
-
-TEST(ParseCidrTest, ParsesBothFamilies) {
-  absl::StatusOr<IpPrefix> v4 = ParseIpPrefix("198.18.0.0/15");
-  ASSERT_TRUE(v4.ok());
-  EXPECT_EQ(v4->family, AF_INET);
-  EXPECT_EQ(v4->prefix, 15);
-  EXPECT_EQ(FormatIpPrefix(*v4), "198.18.0.0/15");
-  absl::StatusOr<IpPrefix> host = ParseIpPrefix("2001:db8::1");
-  ASSERT_TRUE(host.ok());
-  EXPECT_EQ(host->family, AF_INET6);
-  EXPECT_EQ(host->prefix, 128);
-  EXPECT_EQ(FormatIpPrefix(*ParseIpPrefix("0.0.0.0/0")), "0.0.0.0/0");
-  EXPECT_FALSE(ParseIpPrefix("").ok());
-  EXPECT_FALSE(ParseIpPrefix("1.2.3.4/").ok());
-  EXPECT_FALSE(ParseIpPrefix("1.2.3.4/-1").ok());
-  EXPECT_FALSE(ParseIpPrefix("1.2.3.4/33").ok());
-  EXPECT_FALSE(ParseIpPrefix("fe80::1%eth0").ok());
 }
 
 }  // namespace
