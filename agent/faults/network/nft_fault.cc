@@ -27,23 +27,6 @@ namespace {
 constexpr const char* kFamily = "netdev";
 constexpr int kPriority = 0;
 
-absl::StatusOr<std::vector<Cidr>> ParseAll(const google::protobuf::RepeatedPtrField<std::string>& texts,
-                                           const std::string& field) {
-  std::vector<Cidr> out;
-  for (const std::string& text : texts) {
-    auto cidr = ParseCidr(text);
-    if (!cidr.ok()) return Annotate(cidr.status(), field);
-    out.push_back(*cidr);
-  }
-  return out;
-}
-
-std::string CidrList(const std::vector<Cidr>& cidrs) {
-  std::vector<std::string> texts;
-  for (const Cidr& c : cidrs) texts.push_back(c.ToString());
-  return absl::StrJoin(texts, ",");
-}
-
 class NftFault final : public Fault {
  public:
   NftFault(const v1::FaultSpec& spec, const FaultContext& context)
@@ -227,32 +210,17 @@ class NftFault final : public Fault {
   }
 
   absl::StatusOr<std::vector<Chain>> PrepareLoss() {
-    const v1::NetworkTarget& target = spec_.network_loss().target();
-    NftFilter filter;
-    FL_ASSIGN_OR_RETURN(filter.destinations, ParseAll(target.destinations(), "destinations"));
-    FL_ASSIGN_OR_RETURN(filter.sources, ParseAll(target.sources(), "sources"));
-    filter.ports.assign(target.ports().begin(), target.ports().end());
-    filter.protocol = target.protocol();
-    const bool egress = target.direction() != v1::NETWORK_DIRECTION_INGRESS;
-    // Egress goes where the route to a destination points; ingress comes in
-    // where the route back to a source points.
-    std::vector<Cidr> candidates = egress ? filter.destinations : filter.sources;
-    const std::vector<Cidr>& more = egress ? filter.sources : filter.destinations;
-    candidates.insert(candidates.end(), more.begin(), more.end());
-    auto device = ResolveInterface(target.interface(), candidates);
-    if (!device.ok()) return Annotate(device.status(), kind());
-    auto match = NftMatchExpressions(filter, NftFamily::kNetdev);
+    auto target = ResolveNftTarget(spec_.network_loss().target());
+    if (!target.ok()) return Annotate(target.status(), kind());
+    auto match = NftMatchExpressions(target->filter, NftFamily::kNetdev);
     if (!match.ok()) return Annotate(match.status(), kind());
-    target_text_ = absl::StrCat(*device, egress ? " egress" : " ingress");
-    if (!filter.destinations.empty()) absl::StrAppend(&target_text_, " dst ", CidrList(filter.destinations));
-    if (!filter.sources.empty()) absl::StrAppend(&target_text_, " src ", CidrList(filter.sources));
-    if (!filter.ports.empty()) absl::StrAppend(&target_text_, " ports ", absl::StrJoin(filter.ports, ","));
-    return std::vector<Chain>{Chain{*device, egress, *match}};
+    target_text_ = target->ToString();
+    return std::vector<Chain>{Chain{target->device, target->egress, *match}};
   }
 
   absl::StatusOr<std::vector<Chain>> PreparePartition() {
     const v1::NetworkPartition& partition = spec_.network_partition();
-    FL_ASSIGN_OR_RETURN(std::vector<Cidr> peers, ParseAll(partition.peers(), "peers"));
+    FL_ASSIGN_OR_RETURN(std::vector<Cidr> peers, ParseCidrList(partition.peers(), "peers"));
     if (peers.empty()) return absl::InvalidArgumentError("network.partition: peers must not be empty");
     std::vector<std::string> devices;
     if (!partition.target().interface().empty()) {
@@ -291,7 +259,7 @@ class NftFault final : public Fault {
       }
     }
     const char* direction = cut_to && cut_from ? "both" : (cut_to ? "to" : "from");
-    target_text_ = absl::StrCat(absl::StrJoin(devices, ","), " ", direction, " ", CidrList(peers));
+    target_text_ = absl::StrCat(absl::StrJoin(devices, ","), " ", direction, " ", CidrListText(peers));
     if (!partition.ports().empty()) {
       absl::StrAppend(&target_text_, " ports ", absl::StrJoin(partition.ports(), ","));
     }

@@ -110,6 +110,23 @@ absl::StatusOr<Cidr> ParseCidr(absl::string_view text) {
   return cidr;
 }
 
+absl::StatusOr<std::vector<Cidr>> ParseCidrList(
+    const google::protobuf::RepeatedPtrField<std::string>& texts, absl::string_view field) {
+  std::vector<Cidr> out;
+  for (const std::string& text : texts) {
+    absl::StatusOr<Cidr> cidr = ParseCidr(text);
+    if (!cidr.ok()) return faultline::Annotate(cidr.status(), field);
+    out.push_back(*cidr);
+  }
+  return out;
+}
+
+std::string CidrListText(const std::vector<Cidr>& cidrs) {
+  std::vector<std::string> texts;
+  for (const Cidr& c : cidrs) texts.push_back(c.ToString());
+  return absl::StrJoin(texts, ",");
+}
+
 std::optional<Cidr> ParseCallerAddress(absl::string_view peer) {
   absl::string_view rest = peer;
   if (absl::ConsumePrefix(&rest, "ipv4:")) {
@@ -282,6 +299,33 @@ absl::StatusOr<std::string> ResolveInterface(const std::string& configured,
         "no interface given and no destination to find it from (set interface)");
   }
   return RouteInterfaceName(candidates.front());
+}
+
+std::string NftTarget::ToString() const {
+  std::string out = absl::StrCat(device, egress ? " egress" : " ingress");
+  if (!filter.destinations.empty()) {
+    absl::StrAppend(&out, " dst ", CidrListText(filter.destinations));
+  }
+  if (!filter.sources.empty()) absl::StrAppend(&out, " src ", CidrListText(filter.sources));
+  if (!filter.ports.empty()) absl::StrAppend(&out, " ports ", absl::StrJoin(filter.ports, ","));
+  return out;
+}
+
+absl::StatusOr<NftTarget> ResolveNftTarget(const v1::NetworkTarget& target) {
+  NftTarget out;
+  FL_ASSIGN_OR_RETURN(out.filter.destinations,
+                      ParseCidrList(target.destinations(), "destinations"));
+  FL_ASSIGN_OR_RETURN(out.filter.sources, ParseCidrList(target.sources(), "sources"));
+  out.filter.ports.assign(target.ports().begin(), target.ports().end());
+  out.filter.protocol = target.protocol();
+  out.egress = target.direction() != v1::NETWORK_DIRECTION_INGRESS;
+  // Egress goes where the route to a destination points; ingress comes in
+  // where the route back to a source points.
+  std::vector<Cidr> candidates = out.egress ? out.filter.destinations : out.filter.sources;
+  const std::vector<Cidr>& more = out.egress ? out.filter.sources : out.filter.destinations;
+  candidates.insert(candidates.end(), more.begin(), more.end());
+  FL_ASSIGN_OR_RETURN(out.device, ResolveInterface(target.interface(), candidates));
+  return out;
 }
 
 absl::Status CheckInterfaceUnchanged(const std::string& name, int ifindex) {

@@ -42,6 +42,14 @@ struct Cidr {
 // Host bits are cleared. InvalidArgument naming the text.
 absl::StatusOr<Cidr> ParseCidr(absl::string_view text);
 
+// Every entry of a spec's address list; InvalidArgument naming `field` and
+// the entry ("destinations: bad CIDR \"x\": not an IP address"). Pure.
+absl::StatusOr<std::vector<Cidr>> ParseCidrList(
+    const google::protobuf::RepeatedPtrField<std::string>& texts, absl::string_view field);
+
+// "198.18.0.2,198.18.0.0/24": Cidr::ToString joined by commas.
+std::string CidrListText(const std::vector<Cidr>& cidrs);
+
 // The controller's address as gRPC reports a peer ("ipv4:10.0.0.1:51234",
 // "ipv6:[::1]:51234") or a plain address; nullopt when it is not an IP
 // address (unix socket, empty).
@@ -91,6 +99,25 @@ absl::StatusOr<std::string> RouteInterfaceName(const Cidr& address);
 // empty. Read-only.
 absl::StatusOr<std::string> ResolveInterface(const std::string& configured,
                                              const std::vector<Cidr>& candidates);
+
+// A NetworkTarget (delay, loss) as the nftables engines hook it.
+struct NftTarget {
+  NftFilter filter;    // destinations, sources, ports, protocol of the target
+  std::string device;  // the interface to hook
+  bool egress = true;  // false: direction ingress
+  // What the fault reports as its target:
+  // "veth0 egress dst 198.18.0.2 src 198.18.1.0/24 ports 53,80".
+  std::string ToString() const;
+};
+
+// Reads `target`'s filter and finds the interface it acts on with
+// ResolveInterface: the configured one, else the route to the first
+// destination (egress) or first source (ingress), then to the first of the
+// other list. InvalidArgument for an entry that is not a CIDR (naming the
+// list, as ParseCidrList) or when there is nothing to find the interface
+// from; NotFound for a missing interface or route; Internal on netlink
+// failure. Read-only.
+absl::StatusOr<NftTarget> ResolveNftTarget(const v1::NetworkTarget& target);
 
 // OK when the calling thread's namespace still has the link Prepare
 // resolved: `name` with index `ifindex` (ifindex 0: any link named `name`).

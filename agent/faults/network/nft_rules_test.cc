@@ -124,6 +124,57 @@ TEST(NftExemptExpressionsTest, PortAndCaller) {
                           "ip6 saddr fd00::9", "ip6 daddr fd00::9"));
 }
 
+TEST(ParseCidrListTest, NamesTheListAndJoinsBack) {
+  google::protobuf::RepeatedPtrField<std::string> texts;
+  *texts.Add() = "198.18.0.7/24";
+  *texts.Add() = "fd00::9";
+  auto cidrs = ParseCidrList(texts, "peers");
+  ASSERT_TRUE(cidrs.ok()) << cidrs.status();
+  EXPECT_EQ(CidrListText(*cidrs), "198.18.0.0/24,fd00::9");
+  *texts.Add() = "example.com";
+  EXPECT_EQ(ParseCidrList(texts, "peers").status().message(),
+            "peers: bad CIDR \"example.com\": not an IP address");
+}
+
+// Read-only: the configured loopback link, or the route to a loopback
+// address, which every namespace has.
+TEST(ResolveNftTargetTest, FilterInterfaceAndTargetText) {
+  v1::NetworkTarget target;
+  target.set_interface("lo");
+  target.add_destinations("198.18.0.7/24");
+  target.add_sources("198.18.1.1");
+  target.add_ports(53);
+  target.add_ports(80);
+  target.set_protocol(v1::NETWORK_PROTOCOL_UDP);
+  auto resolved = ResolveNftTarget(target);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->device, "lo");
+  EXPECT_TRUE(resolved->egress);
+  EXPECT_THAT(resolved->filter.ports, ElementsAre(53u, 80u));
+  EXPECT_EQ(resolved->filter.protocol, v1::NETWORK_PROTOCOL_UDP);
+  EXPECT_EQ(resolved->ToString(), "lo egress dst 198.18.0.0/24 src 198.18.1.1 ports 53,80");
+
+  // Ingress without an interface: the route back to the first source.
+  v1::NetworkTarget ingress;
+  ingress.set_direction(v1::NETWORK_DIRECTION_INGRESS);
+  ingress.add_sources("127.0.0.1");
+  resolved = ResolveNftTarget(ingress);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->device, "lo");
+  EXPECT_FALSE(resolved->egress);
+  EXPECT_EQ(resolved->ToString(), "lo ingress src 127.0.0.1");
+
+  v1::NetworkTarget bad = target;
+  bad.set_sources(0, "198.18.1.1/40");
+  EXPECT_EQ(ResolveNftTarget(bad).status().message(),
+            "sources: bad CIDR \"198.18.1.1/40\": prefix length above 32");
+  v1::NetworkTarget missing;
+  missing.set_interface("fl-no-such0");
+  EXPECT_EQ(ResolveNftTarget(missing).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ResolveNftTarget(v1::NetworkTarget()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 // Read-only lookups of the loopback link, which every namespace has at
 // ifindex 1; the vanished-link paths of the engines run in the conformance
 // suite on a real veth pair.

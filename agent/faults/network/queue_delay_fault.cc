@@ -31,17 +31,6 @@ constexpr const char* kFamily = "inet";
 constexpr const char* kQueueChain = "delay";
 constexpr int kPriority = 0;
 
-absl::StatusOr<std::vector<Cidr>> ParseAll(
-    const google::protobuf::RepeatedPtrField<std::string>& texts, const std::string& field) {
-  std::vector<Cidr> out;
-  for (const std::string& text : texts) {
-    auto cidr = ParseCidr(text);
-    if (!cidr.ok()) return Annotate(cidr.status(), absl::StrCat("network.delay: ", field));
-    out.push_back(*cidr);
-  }
-  return out;
-}
-
 DelayShape ShapeOf(v1::DelayDistribution distribution) {
   switch (distribution) {
     case v1::DELAY_DISTRIBUTION_NORMAL: return DelayShape::kNormal;
@@ -122,20 +111,13 @@ class QueueDelayFault final : public Fault {
   absl::Status Prepare() override {
     if (loop_ != nullptr) return absl::OkStatus();
     const v1::NetworkTarget& target = spec_.target();
-    NftFilter filter;
-    FL_ASSIGN_OR_RETURN(filter.destinations, ParseAll(target.destinations(), "destinations"));
-    FL_ASSIGN_OR_RETURN(filter.sources, ParseAll(target.sources(), "sources"));
-    filter.ports.assign(target.ports().begin(), target.ports().end());
-    filter.protocol = target.protocol();
-    const bool egress = target.direction() != v1::NETWORK_DIRECTION_INGRESS;
-    std::vector<Cidr> candidates = egress ? filter.destinations : filter.sources;
-    const std::vector<Cidr>& more = egress ? filter.sources : filter.destinations;
-    candidates.insert(candidates.end(), more.begin(), more.end());
-    auto device = ResolveInterface(target.interface(), candidates);
-    if (!device.ok()) return Annotate(device.status(), "network.delay");
-    auto match = NftMatchExpressions(filter, NftFamily::kInet);
+    auto resolved = ResolveNftTarget(target);
+    if (!resolved.ok()) return Annotate(resolved.status(), "network.delay");
+    const bool egress = resolved->egress;
+    const std::string& device = resolved->device;
+    auto match = NftMatchExpressions(resolved->filter, NftFamily::kInet);
     if (!match.ok()) return Annotate(match.status(), "network.delay");
-    auto quoted = NftQuote(*device);
+    auto quoted = NftQuote(device);
     if (!quoted.ok()) return Annotate(quoted.status(), "network.delay: interface");
     std::vector<std::string> exempt;
     if (!target.allow_control_plane()) {
@@ -160,27 +142,19 @@ class QueueDelayFault final : public Fault {
                       *quoted, " ", body, " goto ", kQueueChain, "\n");
     }
     // The link as resolved now: Apply insists on this very link.
-    const int ifindex = static_cast<int>(if_nametoindex(device->c_str()));
+    const int ifindex = static_cast<int>(if_nametoindex(device.c_str()));
     if (ifindex == 0) {
-      return absl::NotFoundError(absl::StrCat("network.delay: interface ", *device, " not found"));
+      return absl::NotFoundError(absl::StrCat("network.delay: interface ", device, " not found"));
     }
     ruleset_ = text;
-    revert_.set_interface(*device);
+    revert_.set_interface(device);
     revert_.set_ifindex(ifindex);
 
     profile_.delay = std::chrono::microseconds(spec_.delay_us());
     profile_.jitter = std::chrono::microseconds(spec_.jitter_us());
     profile_.correlation = spec_.correlation_pct() / 100.0;
     profile_.shape = ShapeOf(spec_.distribution());
-    target_text_ = absl::StrCat(*device, egress ? " egress" : " ingress");
-    auto list = [](const std::vector<Cidr>& cidrs) {
-      std::vector<std::string> texts;
-      for (const Cidr& c : cidrs) texts.push_back(c.ToString());
-      return absl::StrJoin(texts, ",");
-    };
-    if (!filter.destinations.empty()) absl::StrAppend(&target_text_, " dst ", list(filter.destinations));
-    if (!filter.sources.empty()) absl::StrAppend(&target_text_, " src ", list(filter.sources));
-    if (!filter.ports.empty()) absl::StrAppend(&target_text_, " ports ", absl::StrJoin(filter.ports, ","));
+    target_text_ = resolved->ToString();
     return absl::OkStatus();
   }
 
