@@ -1,18 +1,15 @@
 #include "controller/serve/config.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <filesystem>
-#include <memory>
-#include <tuple>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/status.h"
 #include "controller/spec/fields.h"
+#include "controller/spec/rules.h"
 #include "controller/spec/yaml_tree.h"
 
 namespace faultline::controller {
@@ -410,41 +407,17 @@ absl::StatusOr<ServeConfig> ParseServeConfig(const std::string& yaml_text,
     reader.Read(*root);
   }
   if (found.empty()) return config;
-  std::stable_sort(found.begin(), found.end(), [](const Diagnostic& a, const Diagnostic& b) {
-    return std::tie(a.where.line, a.where.column) < std::tie(b.where.line, b.where.column);
-  });
-  std::string message = found.front().ToString();
-  if (found.size() > 1) {
-    absl::StrAppend(&message, " (and ", found.size() - 1, " more problem",
-                    found.size() > 2 ? "s" : "", ")");
-  }
-  if (diagnostics != nullptr) diagnostics->insert(diagnostics->end(), found.begin(), found.end());
-  return absl::InvalidArgumentError(message);
+  return FinishDiagnostics(found, diagnostics);
 }
 
 absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path,
                                             std::vector<Diagnostic>* diagnostics) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                       &std::fclose);
-  if (!file) return ErrnoToStatus(errno, absl::StrCat("open serve config ", path));
-  std::string text;
-  char buffer[64 * 1024];
-  while (true) {
-    const size_t n = std::fread(buffer, 1, sizeof(buffer), file.get());
-    text.append(buffer, n);
-    if (text.size() > kMaxConfigBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": serve config is larger than 1 MiB"));
-    }
-    if (n < sizeof(buffer)) break;
+  absl::StatusOr<std::string> text = ReadFileAtMost(path, kMaxConfigBytes, "serve config ");
+  if (absl::IsOutOfRange(text.status())) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": serve config is larger than 1 MiB"));
   }
-  if (std::ferror(file.get())) {
-    const int error = errno;
-    if (error == EISDIR) {
-      return absl::InvalidArgumentError(absl::StrCat("read ", path, ": is a directory"));
-    }
-    return ErrnoToStatus(error, absl::StrCat("read serve config ", path));
-  }
-  return ParseServeConfig(text, path, diagnostics);
+  if (!text.ok()) return text.status();
+  return ParseServeConfig(*text, path, diagnostics);
 }
 
 std::string WindowOrBlackoutReason(const ServeConfig& config, absl::Time t) {

@@ -164,20 +164,18 @@ absl::Status FinishDiagnostics(std::vector<Diagnostic>& found, std::vector<Diagn
   return absl::InvalidArgumentError(message);
 }
 
-absl::StatusOr<std::string> ReadSpecFile(const std::string& path, absl::string_view what,
-                                         std::vector<Diagnostic>* diagnostics) {
+absl::StatusOr<std::string> ReadFileAtMost(const std::string& path, size_t max_bytes,
+                                           absl::string_view label) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
                                                        &std::fclose);
-  if (!file) return ErrnoToStatus(errno, absl::StrCat("open ", path));
+  if (!file) return ErrnoToStatus(errno, absl::StrCat("open ", label, path));
   std::string text;
   char buffer[64 * 1024];
   while (true) {
     const size_t n = std::fread(buffer, 1, sizeof(buffer), file.get());
     text.append(buffer, n);
-    if (text.size() > kMaxFileBytes) {
-      Diagnostic too_big{{path, 0, 0}, absl::StrCat(what, " file is larger than 1 MiB")};
-      if (diagnostics != nullptr) diagnostics->push_back(too_big);
-      return absl::InvalidArgumentError(too_big.ToString());
+    if (text.size() > max_bytes) {
+      return absl::OutOfRangeError(absl::StrCat(path, ": larger than ", max_bytes, " bytes"));
     }
     if (n < sizeof(buffer)) break;
   }
@@ -186,7 +184,18 @@ absl::StatusOr<std::string> ReadSpecFile(const std::string& path, absl::string_v
     if (error == EISDIR) {
       return absl::InvalidArgumentError(absl::StrCat("read ", path, ": is a directory"));
     }
-    return ErrnoToStatus(error, absl::StrCat("read ", path));
+    return ErrnoToStatus(error, absl::StrCat("read ", label, path));
+  }
+  return text;
+}
+
+absl::StatusOr<std::string> ReadSpecFile(const std::string& path, absl::string_view what,
+                                         std::vector<Diagnostic>* diagnostics) {
+  absl::StatusOr<std::string> text = ReadFileAtMost(path, kMaxFileBytes, "");
+  if (absl::IsOutOfRange(text.status())) {
+    Diagnostic too_big{{path, 0, 0}, absl::StrCat(what, " file is larger than 1 MiB")};
+    if (diagnostics != nullptr) diagnostics->push_back(too_big);
+    return absl::InvalidArgumentError(too_big.ToString());
   }
   return text;
 }

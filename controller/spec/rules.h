@@ -1,10 +1,12 @@
 // Rules the experiment and inventory readers share: what a name, an agent
 // address, a label map and an http url may look like, how small value types
-// (booleans, uint64 seeds) are read, and how the collected diagnostics become
-// the one InvalidArgument status both parsers return.
+// (booleans, uint64 seeds) are read, how a spec file is read, and how the
+// collected diagnostics become the one InvalidArgument status both parsers
+// return.
 //
-// Internal to controller/spec. Pure functions apart from ReadSpecFile,
-// thread-safe.
+// Internal to the controller's YAML readers (controller/spec, and the serve
+// config in controller/serve, which reads and reports the same way). Pure
+// functions apart from ReadFileAtMost and ReadSpecFile, thread-safe.
 #ifndef FAULTLINE_CONTROLLER_SPEC_RULES_H_
 #define FAULTLINE_CONTROLLER_SPEC_RULES_H_
 
@@ -75,6 +77,15 @@ std::optional<uint64_t> ReadUint64(const YamlNode& node, absl::string_view field
 // `out` (may be null) and returns InvalidArgument naming the first problem
 // and how many more there are. OK when `found` is empty.
 absl::Status FinishDiagnostics(std::vector<Diagnostic>& found, std::vector<Diagnostic>* out);
+
+// Reads all of `path` when it holds at most `max_bytes`. `label` goes before
+// the path in open and read errors ("serve config " gives "open serve config
+// /etc/x.yaml: no such file"). NotFound / PermissionDenied / ... from open
+// and read (ErrnoToStatus); InvalidArgument "read PATH: is a directory";
+// OutOfRange when the file is larger than `max_bytes` (callers word that
+// one themselves). Reads only.
+absl::StatusOr<std::string> ReadFileAtMost(const std::string& path, size_t max_bytes,
+                                           absl::string_view label);
 
 // Reads a spec file of at most 1 MiB. `what` names it in messages
 // ("experiment", "inventory"). NotFound / PermissionDenied from open;
