@@ -190,6 +190,44 @@ Event ToEvent(const v1::JournalEvent& e) {
 // none (-1) and count as aborted.
 int RunExitCode(int exit_code) { return exit_code >= 0 ? exit_code : kExitAborted; }
 
+// Prints why a file could not be loaded: every diagnostic (file:line:col),
+// or "<what>: <message>" when there is none. Returns kExitInvalid.
+int ReportLoadFailure(absl::string_view what, const absl::Status& status,
+                      const std::vector<Diagnostic>& diagnostics) {
+  if (diagnostics.empty()) std::cerr << what << ": " << status.message() << "\n";
+  for (const Diagnostic& d : diagnostics) std::cerr << d.ToString() << "\n";
+  return kExitInvalid;
+}
+
+// A run in the local journal (--journal, else the default), for commands
+// used without a faultline serve.
+struct LocalRun {
+  std::unique_ptr<JournalStore> store;
+  RunRecord run;
+};
+
+// Opens the local journal, marks the runs of dead controllers interrupted
+// (so a crashed run shows as such) and finds `run_id` in it. On failure
+// prints the problem, sets *exit_code (kExitAborted when the journal cannot
+// be opened; kExitInvalid for an unknown run) and returns nullopt.
+std::optional<LocalRun> OpenLocalRun(const Options& o, const std::string& run_id,
+                                     int* exit_code) {
+  auto store = OpenSqliteStore(o.journal.empty() ? DefaultJournalPath() : o.journal);
+  if (!store.ok()) {
+    std::cerr << "faultline: " << store.status().message() << "\n";
+    *exit_code = kExitAborted;
+    return std::nullopt;
+  }
+  (void)(*store)->MarkInterrupted();
+  absl::StatusOr<RunRecord> run = (*store)->GetRun(run_id);
+  if (!run.ok()) {
+    std::cerr << "faultline: " << run.status().message() << "\n";
+    *exit_code = ExitFor(run.status());
+    return std::nullopt;
+  }
+  return LocalRun{std::move(*store), std::move(*run)};
+}
+
 // ---------------------------------------------------------------- serve
 
 int ServeMain(const std::vector<std::string>& args) {
@@ -215,11 +253,7 @@ int ServeMain(const std::vector<std::string>& args) {
   }
   std::vector<Diagnostic> diagnostics;
   absl::StatusOr<ServeConfig> config = LoadServeConfig(config_path, &diagnostics);
-  if (!config.ok()) {
-    if (diagnostics.empty()) std::cerr << "faultline: " << config.status().message() << "\n";
-    for (const Diagnostic& d : diagnostics) std::cerr << d.ToString() << "\n";
-    return kExitInvalid;
-  }
+  if (!config.ok()) return ReportLoadFailure("faultline", config.status(), diagnostics);
   if (!listen.empty()) config->listen = listen;
   if (!o.journal.empty()) config->journal = o.journal;
   if (check) {
@@ -353,11 +387,7 @@ int SubmitMain(const std::vector<std::string>& args) {
   std::vector<Diagnostic> diagnostics;
   const std::string path = Absolute(file);
   absl::StatusOr<Experiment> experiment = LoadExperiment(path, &diagnostics);
-  if (!experiment.ok()) {
-    if (diagnostics.empty()) std::cerr << file << ": " << experiment.status().message() << "\n";
-    for (const Diagnostic& d : diagnostics) std::cerr << d.ToString() << "\n";
-    return kExitInvalid;
-  }
+  if (!experiment.ok()) return ReportLoadFailure(file, experiment.status(), diagnostics);
   v1::SubmitRunRequest request;
   request.set_experiment_text(experiment->source_text);
   request.set_experiment_path(path);
@@ -366,11 +396,7 @@ int SubmitMain(const std::vector<std::string>& args) {
   if (!inventory_path.empty()) {
     absl::StatusOr<Inventory> inventory = LoadInventory(inventory_path, &diagnostics);
     if (!inventory.ok()) {
-      if (diagnostics.empty()) {
-        std::cerr << inventory_path << ": " << inventory.status().message() << "\n";
-      }
-      for (const Diagnostic& d : diagnostics) std::cerr << d.ToString() << "\n";
-      return kExitInvalid;
+      return ReportLoadFailure(inventory_path, inventory.status(), diagnostics);
     }
     absl::StatusOr<std::string> text = ReadText(inventory_path);
     if (!text.ok()) {
@@ -457,33 +483,26 @@ int StatusMain(const std::vector<std::string>& args) {
     PrintStatus(response.run(), response.waiting_gate(), response.waiting_message(), events);
     return 0;
   }
-  auto store = OpenSqliteStore(o.journal.empty() ? DefaultJournalPath() : o.journal);
-  if (!store.ok()) {
-    std::cerr << "faultline: " << store.status().message() << "\n";
-    return kExitAborted;
-  }
-  (void)(*store)->MarkInterrupted();
-  absl::StatusOr<RunRecord> run = (*store)->GetRun(run_id);
-  if (!run.ok()) {
-    std::cerr << "faultline: " << run.status().message() << "\n";
-    return ExitFor(run.status());
-  }
-  absl::StatusOr<std::vector<Event>> events = (*store)->Events(run->run_id);
+  int exit_code = 0;
+  std::optional<LocalRun> local = OpenLocalRun(o, run_id, &exit_code);
+  if (!local.has_value()) return exit_code;
+  const RunRecord& run = local->run;
+  absl::StatusOr<std::vector<Event>> events = local->store->Events(run.run_id);
   if (!events.ok()) {
     std::cerr << "faultline: " << events.status().message() << "\n";
     return kExitAborted;
   }
-  RunInfo info = SummarizeRun(*run, *events);
+  RunInfo info = SummarizeRun(run, *events);
   v1::RunSummary summary;
-  summary.set_run_id(run->run_id);
-  summary.set_experiment(run->experiment);
-  summary.set_experiment_path(run->experiment_path);
-  summary.set_status(RunStatusName(run->status));
-  summary.set_exit_code(run->exit_code);
-  summary.set_started_unix_ms(run->started_unix_ms);
-  summary.set_ended_unix_ms(run->ended_unix_ms);
-  summary.set_host(run->host);
-  summary.set_dry_run(run->dry_run);
+  summary.set_run_id(run.run_id);
+  summary.set_experiment(run.experiment);
+  summary.set_experiment_path(run.experiment_path);
+  summary.set_status(RunStatusName(run.status));
+  summary.set_exit_code(run.exit_code);
+  summary.set_started_unix_ms(run.started_unix_ms);
+  summary.set_ended_unix_ms(run.ended_unix_ms);
+  summary.set_host(run.host);
+  summary.set_dry_run(run.dry_run);
   summary.set_verdict(info.verdict);
   std::vector<Event> last;
   if (!events->empty()) last.push_back(events->back());
@@ -574,35 +593,29 @@ int ControlMain(const std::vector<std::string>& args, Control kind) {
     return done(response.run_id(), response.run_status());
   }
 
-  auto store = OpenSqliteStore(o.journal.empty() ? DefaultJournalPath() : o.journal);
-  if (!store.ok()) {
-    std::cerr << "faultline: " << store.status().message() << "\n";
-    return kExitAborted;
-  }
-  (void)(*store)->MarkInterrupted();
-  absl::StatusOr<RunRecord> run = (*store)->GetRun(run_id);
-  if (!run.ok()) {
-    std::cerr << "faultline: " << run.status().message() << "\n";
-    return ExitFor(run.status());
-  }
-  if (kind != Control::kNote && IsFinal(run->status)) {
-    std::cerr << "faultline: run " << run->run_id << " already ended ("
-              << RunStatusName(run->status) << ")\n";
+  int exit_code = 0;
+  std::optional<LocalRun> local = OpenLocalRun(o, run_id, &exit_code);
+  if (!local.has_value()) return exit_code;
+  const RunRecord& run = local->run;
+  JournalStore* store = local->store.get();
+  if (kind != Control::kNote && IsFinal(run.status)) {
+    std::cerr << "faultline: run " << run.run_id << " already ended ("
+              << RunStatusName(run.status) << ")\n";
     return kExitInvalid;
   }
   absl::Status appended;
   if (kind == Control::kNote) {
-    appended = (*store)->Append(run->run_id, kEventNote, {{"text", text}, {"author", by}});
+    appended = store->Append(run.run_id, kEventNote, {{"text", text}, {"author", by}});
   } else if (kind == Control::kContinue) {
-    appended = (*store)->Append(run->run_id, kEventContinue, {{"by", by}, {"gate", gate}});
+    appended = store->Append(run.run_id, kEventContinue, {{"by", by}, {"gate", gate}});
   } else {
-    appended = (*store)->Append(run->run_id, kEventAbortRequested, {{"by", by}, {"reason", reason}});
+    appended = store->Append(run.run_id, kEventAbortRequested, {{"by", by}, {"reason", reason}});
   }
   if (!appended.ok()) {
     std::cerr << "faultline: " << appended.message() << "\n";
     return kExitAborted;
   }
-  return done(run->run_id, RunStatusName(run->status));
+  return done(run.run_id, RunStatusName(run.status));
 }
 
 // ---------------------------------------------------------------- halt
@@ -739,13 +752,7 @@ int HaltMain(const std::vector<std::string>& args) {
 
   std::vector<Diagnostic> diagnostics;
   absl::StatusOr<Inventory> inventory = LoadInventory(inventory_path, &diagnostics);
-  if (!inventory.ok()) {
-    if (diagnostics.empty()) {
-      std::cerr << inventory_path << ": " << inventory.status().message() << "\n";
-    }
-    for (const Diagnostic& d : diagnostics) std::cerr << d.ToString() << "\n";
-    return kExitInvalid;
-  }
+  if (!inventory.ok()) return ReportLoadFailure(inventory_path, inventory.status(), diagnostics);
   std::vector<HostResult> hosts =
       HaltFleet(FleetOf(*inventory), *deadline, absl::StrCat("halted by ", by, ": ", reason));
   return PrintHalt(hosts) > 0 ? kExitAborted : 0;
