@@ -13,7 +13,7 @@
 //           from the step's "step.started" event to the last "fault.applied"
 //           (each Apply returns once the fault is active on its host).
 //   dry-run the controller's own fan-out (run/fan_out.h FanOut + AgentClient,
-//           as the Runner uses them, at most 128 calls in flight) from this
+//           as the Runner uses them, at most 256 calls in flight) from this
 //           process: N Apply calls with dry_run over warm channels until the
 //           last returned - gRPC and the fan-out, with no host change.
 //   apply   the same, for real: the run figure without process start,
@@ -61,7 +61,7 @@ using std::chrono::milliseconds;
 using Steady = std::chrono::steady_clock;
 
 constexpr char kVictim[] = "fl-fanout-vic";
-constexpr size_t kMaxParallel = 128;  // RunOptions::max_parallel_calls default
+constexpr size_t kMaxParallel = 256;  // RunOptions::max_parallel_calls default
 
 double Ms(Steady::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 

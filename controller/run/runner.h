@@ -117,8 +117,10 @@ struct RunOptions {
   // How often the journal is read for control events (gate.continue,
   // abort.requested).
   std::chrono::milliseconds control_poll{200};
-  // At most this many agent calls in flight at once in one fan-out.
-  int max_parallel_calls = 128;
+  // At most this many agent calls in flight at once in one fan-out. Each
+  // in-flight call holds a thread through its Apply and its journal record,
+  // so a 200-host step should not queue behind the first batch.
+  int max_parallel_calls = 256;
   // Address of the embedded local agent; required when the plan uses it.
   std::string embedded_address;
   // The fleet label-selected targets choose from (--inventory, or the
