@@ -2,7 +2,7 @@
 # Runs every benchmark driver against build/ and prints the tables quoted in
 # the README. Needs root (stressors, cgroups) and a quiet machine: the CPU
 # figures are only meaningful when nothing else competes for the cores.
-# Usage: bench/run.sh [BUILD_DIR]   (takes about 4 minutes)
+# Usage: bench/run.sh [BUILD_DIR]   (takes about 10 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -17,6 +17,12 @@ bench/cpu_accuracy.sh "$build" 5
 echo
 echo "## agent idle footprint"
 bench/agent_footprint.sh "$build" 60
+echo
+echo "## journal throughput (events/s)"
+"$build/bin/faultline-bench-journal" --benchmark_min_time=1
+echo
+echo "## controller overhead per probe evaluation"
+"$build/bin/faultline-bench-probes" --benchmark_min_time=1
 echo
 echo "## fan-out to a fleet (10, 50, 200 agents on loopback) and halt"
 "$build/bin/faultline-bench-fanout" 10,50,200 10
