@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
@@ -568,7 +569,12 @@ void ReadBandwidth(NetworkReader& r, v1::NetworkBandwidth* out) {
   Fields& f = r.fields();
   if (const YamlNode* node = f.Require("rate")) {
     std::optional<uint64_t> rate = node->IsScalar() ? ParseBitRate(node->scalar) : std::nullopt;
-    if (!rate || *rate < kMinRateBps || *rate > kMaxRateBps) {
+    if (!rate && node->IsScalar() && IsAmbiguousRateUnit(node->scalar)) {
+      r.Error(*node, absl::StrCat(r.Field("rate"), " ", Describe(*node),
+                                  " is ambiguous: tc reads \"bps\" as bytes per second, most "
+                                  "people as bits; write bits per second with kbit, mbit or "
+                                  "gbit (10mbps as bytes is 80mbit)"));
+    } else if (!rate || *rate < kMinRateBps || *rate > kMaxRateBps) {
       r.Error(*node, absl::StrCat(r.Field("rate"),
                                   " must be a rate of at least 8kbit and at most 100gbit such as "
                                   "500kbit, 10mbit or 1gbit, got ",
@@ -687,11 +693,11 @@ std::optional<uint64_t> ParseBitRate(absl::string_view text) {
   }
   const std::string unit = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text.substr(end)));
   static const std::pair<const char*, double> kUnits[] = {
-      {"", 1},        {"bit", 1},     {"bps", 1},
-      {"kbit", 1e3},  {"kbps", 1e3},  {"kibit", 1024.0},
-      {"mbit", 1e6},  {"mbps", 1e6},  {"mibit", 1048576.0},
-      {"gbit", 1e9},  {"gbps", 1e9},  {"gibit", 1073741824.0},
-      {"tbit", 1e12}, {"tbps", 1e12}, {"tibit", 1099511627776.0},
+      {"", 1},        {"bit", 1},
+      {"kbit", 1e3},  {"kibit", 1024.0},
+      {"mbit", 1e6},  {"mibit", 1048576.0},
+      {"gbit", 1e9},  {"gibit", 1073741824.0},
+      {"tbit", 1e12}, {"tibit", 1099511627776.0},
   };
   for (const auto& [name, multiplier] : kUnits) {
     if (unit != name) continue;
@@ -701,6 +707,10 @@ std::optional<uint64_t> ParseBitRate(absl::string_view text) {
     return static_cast<uint64_t>(bits);
   }
   return std::nullopt;
+}
+
+bool IsAmbiguousRateUnit(absl::string_view text) {
+  return absl::EndsWithIgnoreCase(absl::StripAsciiWhitespace(text), "bps");
 }
 
 std::string FormatBitRate(uint64_t bits_per_second) {

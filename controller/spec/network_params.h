@@ -63,12 +63,17 @@ void ReadNetworkParams(absl::string_view kind, Fields& fields, Diagnostics* diag
                        v1::FaultSpec* spec, std::string* summary);
 
 // Bits per second for "<number><unit>": bit (or a bare number), kbit, mbit,
-// gbit, tbit (powers of 1000), kibit, mibit, gibit, tibit (powers of 1024),
-// and bps, kbps, mbps, gbps, tbps read as BITS per second as in everyday use
-// (tc reads "bps" as bytes per second; faultline does not). Units are
-// case-insensitive; the number may have a fraction ("1.5mbit"). nullopt on
-// anything else, a negative number, or more than 2^64-1 bits/s.
+// gbit, tbit (powers of 1000), kibit, mibit, gibit, tibit (powers of 1024).
+// Units are case-insensitive; the number may have a fraction ("1.5mbit").
+// nullopt on anything else, a negative number, or more than 2^64-1 bits/s.
+// "bps", "kbps", "mbps"... are refused on purpose: everyday use reads them
+// as bits, tc as BYTES per second, and an 8x mistake in a shaping fault is
+// not one to guess about (the spec reader says so, see IsAmbiguousRateUnit).
 std::optional<uint64_t> ParseBitRate(absl::string_view text);
+
+// True for a rate written with a "bps" unit (e.g. "10mbps"), which
+// ParseBitRate refuses as ambiguous between bits and bytes.
+bool IsAmbiguousRateUnit(absl::string_view text);
 
 // The shortest exact form: 10mbit, 1500kbit, 8000bit, 1gbit.
 std::string FormatBitRate(uint64_t bits_per_second);
