@@ -122,7 +122,7 @@ std::vector<BadCase> BadCases() {
       {"RampBadEndpoints",
        Method("  - {fault: network.delay, params: {interface: eth0}, duration: 10s, ramp: {from: "
               "fast, to: 90s, steps: 2}}\n  - {fault: network.bandwidth, params: {interface: "
-              "eth0}, duration: 10s, ramp: {from: 1kbit, to: 1mbps, steps: 2}}\n  - {fault: "
+              "eth0}, duration: 10s, ramp: {from: 1kbit, to: 1mbit, steps: 2}}\n  - {fault: "
               "cpu.pressure, params: {}, duration: 10s, ramp: {from: 0, to: 50%, steps: 2}}\n"),
        {"x.yaml:5:83: network.delay: ramp.from must be a valid delay: a duration of at least 1us "
         "and at most 60s such as 50ms, got \"fast\"",
