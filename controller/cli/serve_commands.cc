@@ -1,6 +1,5 @@
 #include "controller/cli/serve_commands.h"
 
-#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/units.h"
+#include "controller/cli/cli_common.h"
 #include "controller/report/report.h"
 #include "controller/run/control_events.h"
 #include "controller/run/runner.h"
@@ -67,17 +67,11 @@ po::options_description CommonOptions(Options* o, bool with_server, bool with_jo
   return d;
 }
 
-// Parses; false after printing the problem.
+// Parses and starts logging; false after printing the problem.
 bool Parse(const std::vector<std::string>& args, const po::options_description& options,
            const po::positional_options_description& positional, po::variables_map* vm,
            const Options& o) {
-  try {
-    po::store(po::command_line_parser(args).options(options).positional(positional).run(), *vm);
-    po::notify(*vm);
-  } catch (const po::error& e) {
-    std::cerr << "faultline: " << e.what() << "\n";
-    return false;
-  }
+  if (!ParseArgs(args, options, positional, vm)) return false;
   absl::Status logs = InitLogging("faultline", o.log_level, o.log_format);
   if (!logs.ok()) {
     std::cerr << "faultline: " << logs.message() << "\n";
@@ -92,15 +86,6 @@ std::string ServerAddress(const Options& o, const std::string& fallback) {
   const char* env = std::getenv("FAULTLINE_SERVER");
   if (env != nullptr && env[0] != '\0') return env;
   return fallback;
-}
-
-std::string CurrentUser() {
-  const char* user = std::getenv("USER");
-  if (user != nullptr && user[0] != '\0') return user;
-  if (const passwd* pw = getpwuid(geteuid()); pw != nullptr && pw->pw_name != nullptr) {
-    return pw->pw_name;
-  }
-  return "unknown";
 }
 
 std::string Absolute(const std::string& path) {

@@ -1,0 +1,49 @@
+// Pieces every `faultline` subcommand shares: the journal/log options, the
+// Boost.Program_options parse that turns a usage error into one line on
+// stderr, and opening the journal those options name. Each command's own
+// flags stay with the command (run_command.h, review_commands.h,
+// serve_commands.h, plan_command.h).
+#ifndef FAULTLINE_CONTROLLER_CLI_CLI_COMMON_H_
+#define FAULTLINE_CONTROLLER_CLI_CLI_COMMON_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "boost/program_options.hpp"
+#include "controller/store/journal_store.h"
+
+namespace faultline::controller {
+
+// --journal, --journal-durability, --log-level, --log-format, --help.
+struct CommonFlags {
+  std::string journal;
+  std::string journal_durability = "full";
+  std::string log_level = "warn";
+  std::string log_format = "text";
+};
+
+boost::program_options::options_description CommonOptions(CommonFlags* flags);
+
+// Parses `args` against `options` (+ positionals) into `vm`. On a usage error
+// prints "faultline: <problem>" to stderr and returns false.
+bool ParseArgs(const std::vector<std::string>& args,
+               const boost::program_options::options_description& options,
+               const boost::program_options::positional_options_description& positional,
+               boost::program_options::variables_map* vm);
+
+// Starts logging as the flags say; prints the problem and returns false when
+// the level or format is unknown.
+bool InitLogs(const CommonFlags& flags);
+
+// Opens (creating if needed) the journal the flags name: --journal, else
+// $FAULTLINE_JOURNAL, else the default path. Errors as OpenSqliteStore.
+absl::StatusOr<std::unique_ptr<JournalStore>> OpenJournal(const CommonFlags& flags);
+
+// $USER, else the effective user's name, else "unknown" (note authors).
+std::string CurrentUser();
+
+}  // namespace faultline::controller
+
+#endif  // FAULTLINE_CONTROLLER_CLI_CLI_COMMON_H_
