@@ -37,8 +37,12 @@ function(faultline_cc_test)
   add_executable(${ARG_NAME} ${ARG_SRCS})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
+  # Test code is compiled without optimisation: gtest/gmock-heavy files
+  # compile in less than half the time at -O0 (report_test.cc: 34 s -> 15 s),
+  # and what a test measures runs in the libraries and agents, which keep the
+  # build type's flags.
   target_compile_options(${ARG_NAME} PRIVATE ${FAULTLINE_WARNINGS}
-                         $<$<BOOL:${FAULTLINE_WERROR}>:-Werror>)
+                         $<$<BOOL:${FAULTLINE_WERROR}>:-Werror> -O0)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
