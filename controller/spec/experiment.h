@@ -212,16 +212,83 @@ struct Step {
   PauseTimeout on_timeout = PauseTimeout::kAbort;
 };
 
+// `notify:` -- where status updates of a run go (controller/notify).
+struct NotifySpec {
+  std::string webhook{};  // "http://..." or "https://...": Slack-compatible JSON POSTs
+  SourceLocation where{};
+};
+
+// A drill's `timeline:` entry: one fault (a kFault step, as a method entry
+// would say it) started `at` after the drill starts. Values are as written;
+// Experiment::speed compresses them when the method is built.
+struct TimelineEntry {
+  std::chrono::milliseconds at{0};  // [0, 24h]
+  Step step{};                      // kFault; duration as written
+  SourceLocation where{};
+};
+
+// `expect: - detect: {alert: NAME, within: 5m, labels: {...}}`: the named
+// alert must be firing (in Alertmanager, or as received by serve's webhook)
+// within `within` of the first fault being applied. Time to detect = first
+// seen firing - first fault applied.
+struct DetectExpectation {
+  std::string alert{};                          // alertname label
+  std::map<std::string, std::string> labels{};  // more labels the alert must carry
+  std::chrono::milliseconds within{0};          // (0, 24h], wall clock (not compressed by speed)
+  SourceLocation where{};
+};
+
+// Where time to recover is measured from.
+enum class RecoverFrom { kLastRevert, kFirstFault };
+
+// "last-revert" or "first-fault" (the YAML values).
+const char* RecoverFromName(RecoverFrom from);
+
+// `expect: - recover: {probe: NAME, within: 2m, from: last-revert}`: the
+// steady-state probe NAME must pass again within `within` of the reference
+// point. Time to recover = first pass at or after the reference - reference.
+struct RecoverExpectation {
+  std::string probe{};  // names a steady_state probe
+  std::chrono::milliseconds within{0};  // (0, 24h], wall clock
+  RecoverFrom from = RecoverFrom::kLastRevert;
+  SourceLocation where{};
+};
+
+// `alerts:` -- where detect expectations look for firing alerts.
+struct AlertSourceSpec {
+  // Alertmanager base URL ("http://127.0.0.1:9093"), polled at
+  // /api/v2/alerts; "" = alerts received by `faultline serve`'s Alertmanager
+  // webhook (only when the run is in serve).
+  std::string alertmanager{};
+  std::chrono::milliseconds poll{1000};  // [100ms, 1m]
+  SourceLocation where{};
+};
+
 struct Experiment {
   std::string path{};         // file name given to ParseExperiment
   std::string api_version{};  // "faultline/v1"
-  std::string kind{};         // "Experiment"
+  std::string kind{};         // "Experiment" or "Drill"
   // metadata
   std::string name{};  // [a-z0-9][a-z0-9-]*, at most 63 characters
   std::string owner{};
   std::string runbook{};
   std::string description{};
   std::map<std::string, std::string> labels{};  // metadata.labels (tags)
+  // metadata.hypothesis: what the team expects to happen, in words.
+  std::string hypothesis{};
+  // metadata.roles: game-day roles, role -> person
+  // ({incident_commander: alice, scribe: bob, observers: "carol, dan"}).
+  std::map<std::string, std::string> roles{};
+  std::optional<NotifySpec> notify{};
+  // Drill only (kind: Drill): the faults at their offsets, and the time
+  // compression (`speed: 10x` = 10; (0, 1000]) applied to `at` and durations
+  // when `method` is built from the timeline (BuildDrillMethod).
+  std::vector<TimelineEntry> timeline{};
+  double speed = 1;
+  // Both kinds: measured expectations (controller/drill).
+  std::vector<DetectExpectation> expect_detect{};
+  std::vector<RecoverExpectation> expect_recover{};
+  AlertSourceSpec alerts{};
   // `inventory:` resolved against the experiment file's directory; "" = none
   // (targets then list agents explicitly, or --inventory is given).
   std::string inventory_path{};
@@ -232,7 +299,8 @@ struct Experiment {
   std::vector<AbortCondition> abort_when{};
   RollbackPolicy rollback_policy = RollbackPolicy::kAlways;
   std::vector<RollbackAction> rollback_actions{};
-  std::vector<Step> method{};  // never empty
+  // never empty; for a drill, built from `timeline` (BuildDrillMethod)
+  std::vector<Step> method{};
   std::string source_text{};   // the YAML as read (journaled with the run)
 };
 
@@ -253,6 +321,14 @@ struct Inventory {
   // `tls:` is reserved for mutual TLS settings (a later version): `tls: {}`
   // is accepted, any setting in it is refused so nobody believes it applies.
 };
+
+// For kind Drill: (re)builds `method` from `timeline` at `speed` -- one
+// parallel step holding, per timeline entry, a serial step of
+// [wait at/speed (left out when 0), the fault with duration/speed (ramp and
+// flap timings scaled alike)]. ParseExperiment calls it; `faultline run
+// --speed` calls it again after changing `speed`. InvalidArgument when a
+// scaled duration falls below 1 ms or speed is outside (0, 1000].
+absl::Status BuildDrillMethod(Experiment* drill);
 
 // Parses an inventory file's text (`agents: [{name, address, labels}]`,
 // optional `max_targets`), every problem as file:line:col as for
