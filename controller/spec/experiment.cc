@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 #include <tuple>
 #include <utility>
 
@@ -9,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
+#include "controller/spec/drill_reader.h"
 #include "controller/spec/fields.h"
 #include "controller/spec/probe_reader.h"
 #include "controller/spec/rules.h"
@@ -69,20 +71,80 @@ class ExperimentReader {
     if (const YamlNode* v = f.Get("rollback")) {
       ReadRollback(*v, &diagnostics_, &out_->rollback_policy, &out_->rollback_actions);
     }
-    if (const YamlNode* v = f.Require("method")) {
-      ReadMethod(*v, targets_, &diagnostics_, &out_->method);
-    }
+    if (const YamlNode* v = f.Get("notify")) ReadNotify(*v, &diagnostics_, out_);
+    if (const YamlNode* v = f.Get("alerts")) ReadAlerts(*v, &diagnostics_, &out_->alerts);
+    if (const YamlNode* v = f.Get("expect")) ReadExpect(*v, probe_names, &diagnostics_, out_);
+    ReadSteps(f);
     f.Get("schedule");
     if (const YamlNode* k = f.Key("schedule")) {
       diagnostics_.Add(k->where, "\"schedule\" is not supported in an experiment: schedules "
                                  "belong in the faultline serve config (faultline serve --config "
                                  "FILE)");
     }
-    for (const char* later : {"timeline", "expect"}) f.Later(later);
     f.Finish();
+    if (out_->kind == "Drill" && diagnostics_.size() == 0) BuildDrillSteps(out_, &diagnostics_);
   }
 
  private:
+  // `method` for experiments; `timeline` and `speed` for drills. With an
+  // invalid kind, whichever is written is read and nothing is required.
+  void ReadSteps(Fields& f) {
+    const bool drill = out_->kind == "Drill";
+    // No kind at all is reported once; the rest is read as an experiment.
+    const bool experiment = out_->kind == "Experiment" || f.Key("kind") == nullptr;
+    const YamlNode* method = f.Get("method");
+    const YamlNode* timeline = f.Get("timeline");
+    const YamlNode* speed = f.Get("speed");
+    if (method && drill) {
+      diagnostics_.Add(f.Key("method")->where,
+                       "a drill's steps are its timeline: write the faults under timeline (each "
+                       "with at:) instead of method");
+    } else if (method) {
+      ReadMethod(*method, targets_, &diagnostics_, &out_->method);
+    } else if (experiment) {
+      f.Require("method");
+    }
+    if (experiment) {
+      if (timeline) {
+        diagnostics_.Add(f.Key("timeline")->where,
+                         "timeline is only for kind: Drill (faults at offsets from the drill's "
+                         "start); an experiment lists its steps in method");
+      }
+      if (speed) {
+        diagnostics_.Add(f.Key("speed")->where,
+                         "speed is only for kind: Drill (it compresses a drill's timeline)");
+      }
+      return;
+    }
+    if (speed) ReadSpeed(*speed, &diagnostics_, &out_->speed);
+    if (timeline) {
+      ReadTimeline(*timeline, targets_, &diagnostics_, &out_->timeline);
+    } else if (drill) {
+      diagnostics_.Add(f.where(), "missing required field \"timeline\" in drill (its faults at "
+                                  "their offsets: timeline: [{at: 0s, fault: ...}])");
+    }
+    if (drill) CheckDrillSeed();
+  }
+
+  // A drill replays the same hosts every time: a blast radius that picks
+  // hosts at random needs the seed fixed in the file.
+  void CheckDrillSeed() {
+    if (out_->seed) return;
+    std::set<std::string> used;
+    for (const TimelineEntry& entry : out_->timeline) {
+      used.insert(entry.step.targets.begin(), entry.step.targets.end());
+    }
+    for (const std::string& name : used) {
+      auto it = out_->targets.find(name);
+      if (it == out_->targets.end() || it->second.radius == BlastRadius::kAll) continue;
+      diagnostics_.Add(it->second.where,
+                       absl::StrCat("target \"", name, "\" picks ",
+                                    it->second.radius == BlastRadius::kCount ? "count" : "percent",
+                                    " of its hosts at random: a drill must set seed (seed: 42) "
+                                    "so that every replay hits the same hosts"));
+    }
+  }
+
   void ReadApiVersion(const YamlNode& node) {
     std::optional<std::string> v = ReadString(node, "apiVersion", &diagnostics_);
     if (!v) return;
@@ -97,12 +159,9 @@ class ExperimentReader {
   void ReadKind(const YamlNode& node) {
     std::optional<std::string> v = ReadString(node, "kind", &diagnostics_);
     if (!v) return;
-    if (*v == "Drill") {
-      diagnostics_.Add(node.where,
-                       "kind \"Drill\" is not supported yet by this version of faultline");
-    } else if (*v != "Experiment") {
-      diagnostics_.Add(node.where,
-                       absl::StrCat("kind must be \"Experiment\", got ", Describe(node)));
+    if (*v != "Experiment" && *v != "Drill") {
+      diagnostics_.Add(node.where, absl::StrCat("kind must be \"Experiment\" or \"Drill\", got ",
+                                                Describe(node)));
     } else {
       out_->kind = *v;
     }
@@ -134,6 +193,10 @@ class ExperimentReader {
     if (const YamlNode* labels = f.Get("labels")) {
       if (auto v = ReadLabels(*labels, "metadata.labels", &diagnostics_)) out_->labels = *v;
     }
+    if (const YamlNode* v = f.Get("hypothesis")) {
+      if (auto s = ReadString(*v, "metadata.hypothesis", &diagnostics_)) out_->hypothesis = *s;
+    }
+    if (const YamlNode* v = f.Get("roles")) ReadRoles(*v, &diagnostics_, &out_->roles);
     f.Finish();
   }
 

@@ -10,12 +10,14 @@
 //
 // The format is DESIGN.md's "Experiment format" plus the fleet and method
 // extensions of the README (inventory, blast radius, parallel/serial/pause
-// steps, ramps, flaps, rollback, during-probes, abort_when). Keys that belong
-// to later versions (timeline, expect, kind Drill) are recognised and
-// rejected with "... is not supported yet by this version of faultline";
-// `schedule` is refused with a pointer to the serve config, where schedules
-// live. The readers' headers spell out each section's rules: probe_reader.h
-// (steady_state, abort_when, rollback), step_reader.h (method), ramp.h.
+// steps, ramps, flaps, rollback, during-probes, abort_when) and the review
+// and drill sections (metadata.hypothesis/roles, notify, alerts, expect, and
+// for kind: Drill a timeline and speed instead of method). `schedule` is
+// refused with a pointer to the serve config, where schedules live. The
+// readers' headers spell out each section's rules: probe_reader.h
+// (steady_state, abort_when, rollback), step_reader.h (method), ramp.h,
+// drill_reader.h (hypothesis, roles, notify, alerts, expect, timeline,
+// speed); drill.h holds ParseSpeed and the standalone alert-source check.
 //
 // All types are plain values, copyable, not thread-safe for concurrent
 // mutation; the functions are pure apart from LoadExperiment's file read.

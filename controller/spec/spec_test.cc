@@ -289,10 +289,13 @@ std::vector<BadCase> BadCases() {
        {"x.yaml:1:13: apiVersion must be \"faultline/v1\", got \"faultline/v2\""}},
       {"WrongKind",
        "apiVersion: faultline/v1\nkind: Experiement\nmetadata: {name: t}\nmethod: [{wait: 1s}]\n",
-       {"x.yaml:2:7: kind must be \"Experiment\", got \"Experiement\""}},
-      {"DrillNotYet",
+       {"x.yaml:2:7: kind must be \"Experiment\" or \"Drill\", got \"Experiement\""}},
+      {"DrillWithMethod",
        "apiVersion: faultline/v1\nkind: Drill\nmetadata: {name: t}\nmethod: [{wait: 1s}]\n",
-       {"x.yaml:2:7: kind \"Drill\" is not supported yet by this version of faultline"}},
+       {"x.yaml:1:1: missing required field \"timeline\" in drill (its faults at their offsets: "
+        "timeline: [{at: 0s, fault: ...}])",
+        "x.yaml:4:1: a drill's steps are its timeline: write the faults under timeline (each "
+        "with at:) instead of method"}},
       {"UnknownTopLevelFieldWithSuggestion", absl::StrCat(kHead, "  - wait: 1s\nstedy_state: []\n"),
        {"x.yaml:6:1: unknown field \"stedy_state\" in experiment (did you mean "
         "\"steady_state\"?)"}},
@@ -300,8 +303,9 @@ std::vector<BadCase> BadCases() {
        absl::StrCat(kHead, "  - wait: 1s\nschedule: {cron: x}\ntimeline: []\nexpect: {}\n"),
        {"x.yaml:6:1: \"schedule\" is not supported in an experiment: schedules belong in the "
         "faultline serve config (faultline serve --config FILE)",
-        "x.yaml:7:1: \"timeline\" is not supported yet by this version of faultline",
-        "x.yaml:8:1: \"expect\" is not supported yet by this version of faultline"}},
+        "x.yaml:7:1: timeline is only for kind: Drill (faults at offsets from the drill's start); "
+        "an experiment lists its steps in method",
+        "x.yaml:8:9: expect: expected a sequence, got a mapping"}},
       {"DuplicateTopLevelField", absl::StrCat(kHead, "  - wait: 1s\nkind: Experiment\n"),
        {"x.yaml:6:1: duplicate field \"kind\" in experiment (first at 2:1)"}},
       // --- metadata -------------------------------------------------------------

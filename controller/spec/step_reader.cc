@@ -72,6 +72,12 @@ class StepReader {
     return std::nullopt;
   }
 
+  // `node` must hold a "fault" key and no other step-kind key.
+  std::optional<Step> ReadFault(const YamlNode& node, const std::string& position) {
+    if (!ExpectMapping(node, position, diagnostics_)) return std::nullopt;
+    return ReadFaultStep(node);
+  }
+
  private:
   std::optional<Step> ReadWaitStep(const YamlNode& node) {
     Fields f(node, "wait step", diagnostics_);
@@ -161,6 +167,7 @@ class StepReader {
   }
 
   std::optional<Step> ReadFaultStep(const YamlNode& node) {
+    // Callers make sure `node` is a mapping with a "fault" key.
     const size_t before = diagnostics_->size();
     const YamlNode* fault = nullptr;
     for (const auto& [key, value] : node.entries) {
@@ -335,6 +342,12 @@ void ReadMethod(const YamlNode& node, const DeclaredTargets& targets, Diagnostic
         reader.ReadStep(node.items[i], absl::StrCat("method[", i, "]"), false);
     if (step) out->push_back(std::move(*step));
   }
+}
+
+std::optional<Step> ReadFaultStep(const YamlNode& node, const std::string& position,
+                                  const DeclaredTargets& targets, Diagnostics* diagnostics) {
+  StepReader reader(targets, diagnostics);
+  return reader.ReadFault(node, position);
 }
 
 }  // namespace faultline::controller

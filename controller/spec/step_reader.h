@@ -18,6 +18,7 @@
 #ifndef FAULTLINE_CONTROLLER_SPEC_STEP_READER_H_
 #define FAULTLINE_CONTROLLER_SPEC_STEP_READER_H_
 
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -37,6 +38,13 @@ struct DeclaredTargets {
 // Reads `method` (a non-empty sequence). Valid steps are appended to `out`.
 void ReadMethod(const YamlNode& node, const DeclaredTargets& targets, Diagnostics* diagnostics,
                 std::vector<Step>* out);
+
+// Reads one fault step (a mapping whose only step-kind key is `fault`) with
+// exactly the rules of a method entry; a drill's timeline entry is read this
+// way once its `at` has been taken out. `position` names it when it is not a
+// mapping ("timeline[2]"). nullopt after appending every problem.
+std::optional<Step> ReadFaultStep(const YamlNode& node, const std::string& position,
+                                  const DeclaredTargets& targets, Diagnostics* diagnostics);
 
 }  // namespace faultline::controller
 
