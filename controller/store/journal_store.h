@@ -14,6 +14,7 @@
 #define FAULTLINE_CONTROLLER_STORE_JOURNAL_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,6 +62,8 @@ struct RunRecord {
   int controller_pid = 0;          // CreateRun fills in getpid() when 0
   std::string host;                // CreateRun fills in the hostname when empty
   bool dry_run = false;
+  std::string kind;  // "Experiment" | "Drill"; "" for runs recorded before kinds were stored
+  std::map<std::string, std::string> labels;  // metadata.labels (tags) as run
 };
 
 // One journal entry. `seq` is assigned by the store, increasing across the
@@ -77,7 +80,11 @@ struct Event {
 struct RunFilter {
   std::string experiment;           // exact metadata.name; empty = any
   std::optional<RunStatus> status;  // empty = any
-  int limit = 50;                   // <= 0 = no limit
+  int64_t since_unix_ms = 0;        // started at or after this; 0 = any
+  // Every key must match: a run's labels[key] == value, or, for an empty
+  // value, the run has the key at all. Empty = any.
+  std::map<std::string, std::string> labels;
+  int limit = 50;  // <= 0 = no limit; applied after every other filter
 };
 
 // The journal. Implementations are thread-safe (one instance may be shared by

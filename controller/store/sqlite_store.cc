@@ -13,6 +13,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -152,7 +153,7 @@ class Stmt {
 
 constexpr char kRunColumns[] =
     "run_id, experiment, experiment_path, source_text, status, exit_code, "
-    "started_unix_ms, ended_unix_ms, controller_pid, host, dry_run";
+    "started_unix_ms, ended_unix_ms, controller_pid, host, dry_run, kind, labels";
 
 constexpr char kSchemaV1[] = R"sql(
 CREATE TABLE IF NOT EXISTS runs (
@@ -166,7 +167,9 @@ CREATE TABLE IF NOT EXISTS runs (
   ended_unix_ms   INTEGER NOT NULL,
   controller_pid  INTEGER NOT NULL,
   host            TEXT NOT NULL,
-  dry_run         INTEGER NOT NULL
+  dry_run         INTEGER NOT NULL,
+  kind            TEXT NOT NULL DEFAULT '',
+  labels          TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS runs_by_start ON runs(started_unix_ms);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);
@@ -178,8 +181,46 @@ CREATE TABLE IF NOT EXISTS events (
   data    TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_run ON events(run_id, seq);
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 )sql";
+
+// v1 -> v2: the run's kind and metadata.labels. Old rows read as kind ""
+// and no labels.
+constexpr char kMigrateV1ToV2[] = R"sql(
+ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
+PRAGMA user_version = 2;
+)sql";
+
+std::string LabelsJson(const std::map<std::string, std::string>& labels) {
+  nlohmann::json object = nlohmann::json::object();
+  for (const auto& [key, value] : labels) object[key] = value;
+  return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Lenient: a labels cell that is not a JSON object of strings reads as the
+// strings it does hold (numbers and the like as their JSON text).
+std::map<std::string, std::string> ParseLabels(const std::string& text) {
+  std::map<std::string, std::string> labels;
+  nlohmann::json object = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!object.is_object()) return labels;
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    labels[it.key()] = it.value().is_string() ? it.value().get<std::string>()
+                                              : it.value().dump(-1, ' ', false,
+                                                                nlohmann::json::error_handler_t::replace);
+  }
+  return labels;
+}
+
+bool LabelsMatch(const std::map<std::string, std::string>& have,
+                 const std::map<std::string, std::string>& want) {
+  for (const auto& [key, value] : want) {
+    auto it = have.find(key);
+    if (it == have.end()) return false;
+    if (!value.empty() && it->second != value) return false;
+  }
+  return true;
+}
 
 bool ValidRunId(const std::string& id) {
   if (id.empty() || id.size() > 200) return false;
@@ -306,7 +347,8 @@ class SqliteStore final : public JournalStore {
     absl::Status status = [&]() -> absl::Status {
       FL_ASSIGN_OR_RETURN(int64_t v, UserVersion());
       if (v > kJournalSchemaVersion) return TooNew(v);
-      if (v == 0) FL_RETURN_IF_ERROR(Exec(kSchemaV1, "create schema"));
+      if (v == 0) return Exec(kSchemaV1, "create schema");
+      if (v == 1) return Exec(kMigrateV1ToV2, "migrate schema 1 -> 2");
       return absl::OkStatus();
     }();
     if (!status.ok()) {
@@ -332,7 +374,7 @@ class SqliteStore final : public JournalStore {
       FL_ASSIGN_OR_RETURN(
           Stmt stmt,
           Prepare(absl::StrCat("INSERT INTO runs(", kRunColumns,
-                               ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+                               ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
                   "create run"));
       stmt.Bind(1, run.run_id);
       stmt.Bind(2, run.experiment);
@@ -345,6 +387,8 @@ class SqliteStore final : public JournalStore {
       stmt.Bind(9, run.controller_pid);
       stmt.Bind(10, run.host);
       stmt.Bind(11, run.dry_run ? 1 : 0);
+      stmt.Bind(12, run.kind);
+      stmt.Bind(13, LabelsJson(run.labels));
       absl::Status status = StepAll(stmt, absl::StrCat("create run ", run.run_id));
       if (status.ok()) return run;
       if (absl::IsAlreadyExists(status) && generate && attempt + 1 < kRunIdAttempts) continue;
@@ -450,7 +494,7 @@ class SqliteStore final : public JournalStore {
         Stmt stmt,
         Prepare(absl::StrCat("SELECT ", kRunColumns,
                              " FROM runs WHERE (?1 = '' OR experiment = ?1) AND "
-                             "(?2 IS NULL OR status = ?2) "
+                             "(?2 IS NULL OR status = ?2) AND started_unix_ms >= ?4 "
                              "ORDER BY started_unix_ms DESC, run_id DESC LIMIT ?3"),
                 "list runs"));
     stmt.Bind(1, filter.experiment);
@@ -459,8 +503,18 @@ class SqliteStore final : public JournalStore {
     } else {
       stmt.BindNull(2);
     }
-    stmt.Bind(3, filter.limit > 0 ? filter.limit : -1);
-    return CollectRuns(stmt, "list runs");
+    // Labels are matched here, after the query, so the limit must wait too.
+    const bool by_labels = !filter.labels.empty();
+    stmt.Bind(3, filter.limit > 0 && !by_labels ? filter.limit : -1);
+    stmt.Bind(4, filter.since_unix_ms);
+    FL_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, CollectRuns(stmt, "list runs"));
+    if (!by_labels) return runs;
+    std::vector<RunRecord> matched;
+    for (RunRecord& run : runs) {
+      if (filter.limit > 0 && matched.size() >= static_cast<size_t>(filter.limit)) break;
+      if (LabelsMatch(run.labels, filter.labels)) matched.push_back(std::move(run));
+    }
+    return matched;
   }
 
   absl::StatusOr<std::vector<Event>> Events(const std::string& run_id,
@@ -628,6 +682,8 @@ class SqliteStore final : public JournalStore {
     run.controller_pid = static_cast<int>(stmt.Int64(8));
     run.host = stmt.Text(9);
     run.dry_run = stmt.Int64(10) != 0;
+    run.kind = stmt.Text(11);
+    run.labels = ParseLabels(stmt.Text(12));
     return run;
   }
 

@@ -3,14 +3,17 @@
 // disk when the call returns; concurrent appends share a transaction (group
 // commit) without weakening that.
 //
-// Schema (PRAGMA user_version = 1):
+// Schema (PRAGMA user_version = 2):
 //   runs(run_id TEXT PRIMARY KEY, experiment, experiment_path, source_text,
 //        status TEXT, exit_code, started_unix_ms, ended_unix_ms,
-//        controller_pid, host, dry_run)
+//        controller_pid, host, dry_run,
+//        kind TEXT /* v2 */, labels TEXT /* v2: JSON object */)
 //   events(seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id, unix_ms, type,
 //          data TEXT /* JSON */), index on (run_id, seq)
-// Later versions migrate forward from user_version; a journal written by a
-// newer faultline is refused rather than misread.
+// Later versions migrate forward from user_version when the journal is
+// opened (v1 -> v2: ALTER TABLE adds kind = '' and labels = '{}'), in one
+// transaction; a journal written by a newer faultline is refused rather than
+// misread (so a v2 journal is refused by builds that read only v1).
 //
 // Several processes may hold the same file open (controller, serve daemon,
 // `faultline show`): writers wait up to a busy timeout for each other. A
@@ -27,7 +30,7 @@
 namespace faultline::controller {
 
 // The journal schema version this build reads and writes.
-inline constexpr int kJournalSchemaVersion = 1;
+inline constexpr int kJournalSchemaVersion = 2;
 
 // How long a write waits for another process holding the write lock before
 // failing with Unavailable.

@@ -248,6 +248,129 @@ TEST_F(SqliteStoreTest, ListRunsFiltersAndOrdersNewestFirst) {
   EXPECT_THAT(*store->ListRuns(filter("none", std::nullopt, 50)), IsEmpty());
 }
 
+TEST_F(SqliteStoreTest, KindAndLabelsRoundTrip) {
+  auto store = Open();
+  RunRecord run = Run("drill-a", "drill-1");
+  run.kind = "Drill";
+  run.labels = {{"team", "payments"}, {"tier", "1"}, {"quote", "a\"b'c"}};
+  ASSERT_TRUE(store->CreateRun(run).ok());
+  absl::StatusOr<RunRecord> got = store->GetRun("drill-1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->kind, "Drill");
+  EXPECT_EQ(got->labels, run.labels);
+  // No labels at all is stored as an empty object and read back empty.
+  ASSERT_TRUE(store->CreateRun(Run("plain", "plain-1")).ok());
+  EXPECT_TRUE(store->GetRun("plain-1")->labels.empty());
+  EXPECT_EQ(store->GetRun("plain-1")->kind, "");
+}
+
+TEST_F(SqliteStoreTest, ListRunsFiltersBySinceAndLabelsThenLimits) {
+  auto store = Open();
+  // run-0 .. run-9, one second apart; even runs carry team=payments, every
+  // third one tier=1, run-9 team=search.
+  for (int i = 0; i < 10; ++i) {
+    RunRecord run = Run("exp", "run-" + std::to_string(i));
+    run.started_unix_ms = 1'790'000'000'000 + i * 1000;
+    if (i % 2 == 0) run.labels["team"] = "payments";
+    if (i % 3 == 0) run.labels["tier"] = "1";
+    if (i == 9) run.labels["team"] = "search";
+    ASSERT_TRUE(store->CreateRun(run).ok());
+  }
+  auto ids = [&](const RunFilter& f) {
+    std::vector<std::string> out;
+    absl::StatusOr<std::vector<RunRecord>> runs = store->ListRuns(f);
+    EXPECT_TRUE(runs.ok()) << runs.status();
+    for (const RunRecord& r : *runs) out.push_back(r.run_id);
+    return out;
+  };
+  RunFilter since;
+  since.since_unix_ms = 1'790'000'000'000 + 7000;
+  EXPECT_THAT(ids(since), ElementsAre("run-9", "run-8", "run-7"));
+
+  RunFilter team;
+  team.labels = {{"team", "payments"}};
+  EXPECT_THAT(ids(team), ElementsAre("run-8", "run-6", "run-4", "run-2", "run-0"));
+  // The limit applies to the matches, not to the rows before matching:
+  // the newest two rows (run-9, run-8) hold only one match.
+  team.limit = 2;
+  EXPECT_THAT(ids(team), ElementsAre("run-8", "run-6"));
+
+  RunFilter both;
+  both.labels = {{"team", "payments"}, {"tier", "1"}};
+  EXPECT_THAT(ids(both), ElementsAre("run-6", "run-0"));
+
+  RunFilter has_key;  // value "" = the key is present
+  has_key.labels = {{"tier", ""}};
+  EXPECT_THAT(ids(has_key), ElementsAre("run-9", "run-6", "run-3", "run-0"));
+  has_key.since_unix_ms = 1'790'000'000'000 + 5000;
+  EXPECT_THAT(ids(has_key), ElementsAre("run-9", "run-6"));
+
+  RunFilter none;
+  none.labels = {{"team", "nobody"}};
+  EXPECT_THAT(ids(none), IsEmpty());
+}
+
+// A journal written by the schema-1 build (no kind/labels columns) opens,
+// is migrated in place, keeps its runs and events, and takes new runs.
+TEST_F(SqliteStoreTest, MigratesSchemaOneJournal) {
+  std::filesystem::create_directories(std::filesystem::path(path_).parent_path());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  const char* v1 = R"sql(
+CREATE TABLE runs (
+  run_id TEXT PRIMARY KEY NOT NULL, experiment TEXT NOT NULL, experiment_path TEXT NOT NULL,
+  source_text TEXT NOT NULL, status TEXT NOT NULL, exit_code INTEGER NOT NULL,
+  started_unix_ms INTEGER NOT NULL, ended_unix_ms INTEGER NOT NULL,
+  controller_pid INTEGER NOT NULL, host TEXT NOT NULL, dry_run INTEGER NOT NULL);
+CREATE INDEX runs_by_start ON runs(started_unix_ms);
+CREATE INDEX runs_by_status ON runs(status);
+CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL,
+  unix_ms INTEGER NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX events_by_run ON events(run_id, seq);
+INSERT INTO runs VALUES('old-1', 'legacy', 'legacy.yaml', 'src', 'passed', 0,
+  1790000000000, 1790000005000, 123, 'h', 0);
+INSERT INTO events(run_id, unix_ms, type, data) VALUES('old-1', 1790000001000, 'note',
+  '{"author":"a","text":"kept"}');
+PRAGMA user_version = 1;
+)sql";
+  char* error = nullptr;
+  ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, &error), SQLITE_OK) << error;
+  sqlite3_close(db);
+
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  absl::StatusOr<RunRecord> old = store->GetRun("old-1");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->status, RunStatus::kPassed);
+  EXPECT_EQ(old->kind, "");
+  EXPECT_TRUE(old->labels.empty());
+  EXPECT_THAT(*store->Events("old-1"), SizeIs(1));
+
+  RunRecord run = Run("fresh", "new-1");
+  run.kind = "Experiment";
+  run.labels = {{"team", "x"}};
+  ASSERT_TRUE(store->CreateRun(run).ok());
+  RunFilter f;
+  f.labels = {{"team", "x"}};
+  absl::StatusOr<std::vector<RunRecord>> listed = store->ListRuns(f);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_THAT(*listed, SizeIs(1));
+  EXPECT_EQ((*listed)[0].kind, "Experiment");
+  store.reset();
+
+  // The file now says version 2, and a second open does not migrate again.
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), kJournalSchemaVersion);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  auto again = Open();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->GetRun("new-1")->labels.at("team"), "x");
+}
+
 TEST_F(SqliteStoreTest, ReopenKeepsEverything) {
   std::string id;
   {
