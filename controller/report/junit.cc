@@ -1,7 +1,8 @@
-// JUnit XML for CI. The document is valid against both the Ant junit schema
-// (root <testsuite>; properties, system-out and system-err present; no
-// attributes beyond name/timestamp/hostname/tests/failures/errors/time) and
-// the Jenkins junit-10 schema, so any CI that reads JUnit can read it.
+// JUnit XML for CI, in the common Ant/Jenkins shape: root <testsuite> with
+// name/tests/failures/errors/skipped/time/timestamp/hostname, <properties>,
+// <testcase classname name time> with an optional <failure>, <error> or
+// <skipped>, then <system-out> and <system-err>. report/testdata/junit.xsd
+// states that shape and the tests validate against it with xmllint.
 #include <string>
 #include <vector>
 
@@ -53,7 +54,7 @@ struct Case {
   std::string classname;
   std::string name;
   int64_t time_ms = 0;
-  enum class Result { kPass, kFailure, kError } result = Result::kPass;
+  enum class Result { kPass, kFailure, kError, kSkipped } result = Result::kPass;
   std::string message;
   std::string type;
   std::string body;
@@ -113,8 +114,39 @@ std::string RenderJunit(const RunRecord& run, const std::vector<Event>& events) 
     cases.push_back(std::move(c));
   }
 
-  int failures = 0, errors = 0;
+  for (const ExpectationView& x : view.expectations) {
+    Case c;
+    c.classname = "drill";
+    c.name = x.Name();
+    c.time_ms = x.measured_ms.value_or(0);
+    std::vector<std::string> lines = {absl::StrCat("expectation: ", x.Name()),
+                                      absl::StrCat("outcome: ", x.OutcomeName())};
+    if (x.measured_ms) {
+      lines.push_back(absl::StrCat(x.type == "recover" ? "time to recover: " : "time to detect: ",
+                                   FormatSpan(*x.measured_ms)));
+    }
+    if (x.within_ms) lines.push_back(absl::StrCat("target: ", FormatSpan(*x.within_ms)));
+    if (x.reference_ms) lines.push_back(absl::StrCat("measured from: ", FormatOffset(*x.reference_ms)));
+    if (x.at_ms) lines.push_back(absl::StrCat("at: ", FormatOffset(*x.at_ms)));
+    if (!x.source.empty()) lines.push_back(absl::StrCat("source: ", x.source));
+    if (!x.reason.empty()) lines.push_back(absl::StrCat("reason: ", x.reason));
+    if (x.outcome == ExpectationView::Outcome::kMissed) {
+      c.result = Case::Result::kFailure;
+      c.type = absl::StrCat(x.type, ".missed");
+      c.message = x.measured_ms
+                      ? absl::StrCat(x.Name(), ": took ", FormatSpan(*x.measured_ms))
+                      : absl::StrCat(x.Name(), ": ", x.reason.empty() ? "not met" : x.reason);
+    } else if (x.outcome == ExpectationView::Outcome::kPending) {
+      c.result = Case::Result::kSkipped;
+      c.message = IsFinal(run.status) ? "never measured" : "not measured yet";
+    }
+    c.body = absl::StrJoin(lines, "\n");
+    cases.push_back(std::move(c));
+  }
+
+  int failures = 0, errors = 0, skipped = 0;
   for (const Case& c : cases) {
+    skipped += c.result == Case::Result::kSkipped ? 1 : 0;
     failures += c.result == Case::Result::kFailure ? 1 : 0;
     errors += c.result == Case::Result::kError ? 1 : 0;
   }
@@ -141,6 +173,7 @@ std::string RenderJunit(const RunRecord& run, const std::vector<Event>& events) 
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   absl::StrAppend(&out, "<testsuite name=\"", Attr("faultline." + run.experiment), "\" tests=\"",
                   cases.size(), "\" failures=\"", failures, "\" errors=\"", errors,
+                  skipped > 0 ? absl::StrCat("\" skipped=\"", skipped) : "",
                   "\" time=\"", Seconds(view.duration_ms.value_or(0)), "\" timestamp=\"",
                   FormatIsoUtc(run.started_unix_ms), "\" hostname=\"",
                   Attr(run.host.empty() ? "localhost" : run.host), "\">\n");
@@ -157,6 +190,10 @@ std::string RenderJunit(const RunRecord& run, const std::vector<Event>& events) 
   property("exit_code", absl::StrCat(run.exit_code));
   property("dry_run", run.dry_run ? "true" : "false");
   property("controller_pid", absl::StrCat(run.controller_pid));
+  if (!view.kind.empty()) property("kind", view.kind);
+  if (!view.hypothesis.empty()) property("hypothesis", view.hypothesis);
+  for (const auto& [role, who] : view.roles) property("role." + role, who);
+  for (const auto& [key, value] : view.labels) property("label." + key, value);
   out += "  </properties>\n";
 
   for (const Case& c : cases) {
@@ -164,6 +201,11 @@ std::string RenderJunit(const RunRecord& run, const std::vector<Event>& events) 
                     Attr(c.name), "\" time=\"", Seconds(c.time_ms), "\"");
     if (c.result == Case::Result::kPass) {
       out += "/>\n";
+      continue;
+    }
+    if (c.result == Case::Result::kSkipped) {
+      absl::StrAppend(&out, ">\n    <skipped message=\"", Attr(OneLine(c.message)),
+                      "\"/>\n  </testcase>\n");
       continue;
     }
     const char* element = c.result == Case::Result::kFailure ? "failure" : "error";

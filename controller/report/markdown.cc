@@ -10,8 +10,43 @@
 namespace faultline::controller {
 namespace {
 
-// Text safe inside a table cell: markup and HTML neutralized, one line.
-std::string Cell(const std::string& text) {
+std::string Cell(const std::string& text) { return MarkdownCell(text); }
+
+// An identifier as code, falling back to escaped text if it holds backticks.
+std::string Code(const std::string& text) {
+  if (text.empty()) return "";
+  std::string clean = OneLine(text);
+  if (clean.find('`') != std::string::npos || clean.find('|') != std::string::npos) {
+    return Cell(clean);
+  }
+  return absl::StrCat("`", clean, "`");
+}
+
+std::string Offset(const std::optional<int64_t>& ms) { return ms ? FormatOffset(*ms) : "-"; }
+
+void Row(std::string& out, const std::vector<std::string>& cells) {
+  absl::StrAppend(&out, "| ", absl::StrJoin(cells, " | "), " |\n");
+}
+
+// "**Hypothesis:** ...", then one "- **Role:** who" line per role.
+std::string RolesAndHypothesis(const RunView& view) {
+  std::string out;
+  if (!view.hypothesis.empty()) {
+    absl::StrAppend(&out, "**Hypothesis:** ", Cell(view.hypothesis), "\n\n");
+  }
+  if (!view.roles.empty()) {
+    out += "**Roles:**\n\n";
+    for (const auto& [role, who] : view.roles) {
+      absl::StrAppend(&out, "- ", Cell(RoleTitle(role)), ": ", Cell(who), "\n");
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string MarkdownCell(const std::string& text) {
   std::string clean = CleanText(text);
   std::string out;
   out.reserve(clean.size());
@@ -32,30 +67,14 @@ std::string Cell(const std::string& text) {
   return out;
 }
 
-// An identifier as code, falling back to escaped text if it holds backticks.
-std::string Code(const std::string& text) {
-  if (text.empty()) return "";
-  std::string clean = OneLine(text);
-  if (clean.find('`') != std::string::npos || clean.find('|') != std::string::npos) {
-    return Cell(clean);
-  }
-  return absl::StrCat("`", clean, "`");
-}
-
-std::string Offset(const std::optional<int64_t>& ms) { return ms ? FormatOffset(*ms) : "-"; }
-
-void Row(std::string& out, const std::vector<std::string>& cells) {
-  absl::StrAppend(&out, "| ", absl::StrJoin(cells, " | "), " |\n");
-}
-
-}  // namespace
-
 std::string RenderMarkdown(const RunRecord& run, const std::vector<Event>& events) {
   RunView view = BuildRunView(run, events);
   std::string out;
-  absl::StrAppend(&out, "# Faultline run: ", Cell(run.experiment), "\n\n");
+  absl::StrAppend(&out, "# Faultline ", view.kind == "Drill" ? "drill" : "run", ": ",
+                  Cell(run.experiment), "\n\n");
   absl::StrAppend(&out, "Run ", Code(run.run_id), run.dry_run ? " (dry run)" : "", ": **",
                   Cell(StatusAndVerdict(run, view)), "**\n\n");
+  out += RolesAndHypothesis(view);
 
   absl::StrAppend(&out, "## Summary\n\n| Field | Value |\n| --- | --- |\n");
   Row(out, {"Status", RunStatusName(run.status)});
@@ -78,7 +97,32 @@ std::string RenderMarkdown(const RunRecord& run, const std::vector<Event>& event
   }
   Row(out, {"Agents", agents.empty() ? "-" : agents});
   Row(out, {"Dry run", run.dry_run ? "yes" : "no"});
+  Row(out, {"Kind", Cell(!view.kind.empty() ? view.kind : (run.kind.empty() ? "Experiment" : run.kind))});
+  if (!view.owner.empty()) Row(out, {"Owner", Cell(view.owner)});
+  if (view.speed) Row(out, {"Speed", FormatNumber(*view.speed) + "x"});
+  if (!view.labels.empty()) {
+    std::vector<std::string> parts;
+    for (const auto& [k, v] : view.labels) parts.push_back(Code(k + "=" + v));
+    Row(out, {"Labels", absl::StrJoin(parts, " ")});
+  }
   out += "\n";
+
+  if (!view.expectations.empty()) {
+    out += "## Expectations\n\n| Expectation | Outcome | Measured | Target | At | Detail |\n"
+           "| --- | --- | --: | --: | --: | --- |\n";
+    for (const ExpectationView& x : view.expectations) {
+      std::string detail = !x.source.empty() ? "seen via " + x.source : x.reason;
+      if (x.reference_ms) {
+        absl::StrAppend(&detail, detail.empty() ? "" : "; ", "measured from ",
+                        FormatOffset(*x.reference_ms));
+      }
+      std::string outcome = x.OutcomeName();
+      if (x.outcome == ExpectationView::Outcome::kMissed) outcome = "**missed**";
+      Row(out, {Cell(x.Name()), outcome, x.measured_ms ? FormatSpan(*x.measured_ms) : "-",
+                x.within_ms ? FormatSpan(*x.within_ms) : "-", Offset(x.at_ms), Cell(detail)});
+    }
+    out += "\n";
+  }
 
   out += "## Steady state\n\n";
   if (view.probes.empty()) {
@@ -92,6 +136,16 @@ std::string RenderMarkdown(const RunRecord& run, const std::vector<Event>& event
                 p.latency_ms ? FormatNumber(*p.latency_ms) + " ms" : "-", Cell(detail)});
     }
     out += "\n";
+    if (!view.deviations.empty()) {
+      out += "Deviations (a probe failing from its first failure to its next pass):\n\n"
+             "| Probe | From | To | Lasted | Failures |\n| --- | --: | --: | --: | --: |\n";
+      for (const DeviationSpan& d : view.deviations) {
+        Row(out, {Cell(d.probe), FormatOffset(d.start_ms),
+                  d.end_ms ? FormatOffset(*d.end_ms) : "never passed again",
+                  FormatSpan(SpanLengthMs(view, d)), absl::StrCat(d.failures)});
+      }
+      out += "\n";
+    }
   }
 
   out += "## Faults\n\n";

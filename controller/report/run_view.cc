@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -67,6 +68,108 @@ std::string DerivedVerdict(const RunRecord& run, const RunView& view) {
       return "skipped";
   }
   return "";
+}
+
+// A JSON object of scalars as sorted (key, one-line text) pairs.
+std::vector<std::pair<std::string, std::string>> Pairs(const json& object) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!object.is_object()) return out;
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    out.emplace_back(OneLine(it.key()), OneLine(ValueText(it.value())));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Folds one drill.* event into the expectation it reports on (the first
+// still-pending one of that type and subject), adding one when the run
+// announced none, and adds the matching timeline marker.
+void ApplyDrillEvent(RunView& v, const Event& e, int64_t at) {
+  const json& d = e.data;
+  std::string type = e.type == "drill.detected"    ? "detect"
+                     : e.type == "drill.recovered" ? "recover"
+                                                   : OneLine(Str(d, "expectation"));
+  std::string subject = OneLine(type == "recover" ? Str(d, "probe") : Str(d, "alert"));
+  ExpectationView* ex = nullptr;
+  for (ExpectationView& candidate : v.expectations) {
+    if (candidate.type == type && candidate.subject == subject &&
+        candidate.outcome == ExpectationView::Outcome::kPending) {
+      ex = &candidate;
+      break;
+    }
+  }
+  if (ex == nullptr) {
+    ExpectationView added;
+    added.type = type;
+    added.subject = subject;
+    v.expectations.push_back(std::move(added));
+    ex = &v.expectations.back();
+  }
+  auto ms = [&d](const char* key) -> std::optional<int64_t> {
+    std::optional<double> n = Num(d, key);
+    if (!n) return std::nullopt;
+    return std::llround(*n);
+  };
+  auto offset = [&](const char* key) -> std::optional<int64_t> {
+    std::optional<int64_t> unix_ms = ms(key);
+    if (!unix_ms || *unix_ms <= 0) return std::nullopt;
+    return *unix_ms - v.base_unix_ms;
+  };
+  if (std::optional<int64_t> within = ms("within_ms")) ex->within_ms = within;
+  if (!Str(d, "from").empty()) ex->from = OneLine(Str(d, "from"));
+  if (e.type == "drill.missed") {
+    ex->outcome = ExpectationView::Outcome::kMissed;
+    ex->reason = OneLine(Str(d, "reason"));
+    ex->at_ms = at;
+    v.markers.push_back({at, "missed", absl::StrCat("missed: ", ex->Name(),
+                                                    ex->reason.empty() ? "" : " - " + ex->reason)});
+    return;
+  }
+  if (e.type == "drill.detected") {
+    ex->measured_ms = ms("time_to_detect_ms");
+    ex->at_ms = offset("seen_unix_ms");
+    ex->reference_ms = offset("first_fault_unix_ms");
+    ex->source = OneLine(Str(d, "source"));
+  } else {
+    ex->measured_ms = ms("time_to_recover_ms");
+    ex->at_ms = offset("recovered_unix_ms");
+    ex->reference_ms = offset("reference_unix_ms");
+  }
+  if (!ex->at_ms) ex->at_ms = at;
+  // A measurement beyond the target is a miss even if the engine wrote it
+  // as detected / recovered.
+  bool late = ex->measured_ms && ex->within_ms && *ex->measured_ms > *ex->within_ms;
+  ex->outcome = late ? ExpectationView::Outcome::kMissed : ExpectationView::Outcome::kMet;
+  std::string what = type == "detect" ? absl::StrCat("detected ", subject)
+                                      : absl::StrCat("recovered ", subject);
+  if (ex->measured_ms) absl::StrAppend(&what, " (", FormatSpan(*ex->measured_ms), ")");
+  v.markers.push_back({*ex->at_ms, type, what});
+}
+
+std::vector<DeviationSpan> Deviations(const std::vector<ProbeResultView>& probes) {
+  std::vector<DeviationSpan> done;
+  std::map<std::string, DeviationSpan> open;
+  for (const ProbeResultView& p : probes) {
+    auto it = open.find(p.probe);
+    if (!p.ok) {
+      if (it == open.end()) {
+        DeviationSpan span;
+        span.probe = p.probe;
+        span.start_ms = p.offset_ms;
+        it = open.emplace(p.probe, std::move(span)).first;
+      }
+      ++it->second.failures;
+    } else if (it != open.end()) {
+      it->second.end_ms = p.offset_ms;
+      done.push_back(std::move(it->second));
+      open.erase(it);
+    }
+  }
+  for (auto& [name, span] : open) done.push_back(std::move(span));
+  std::stable_sort(done.begin(), done.end(), [](const DeviationSpan& a, const DeviationSpan& b) {
+    return a.start_ms < b.start_ms;
+  });
+  return done;
 }
 
 }  // namespace
@@ -278,6 +381,7 @@ std::string EventDetails(const Event& event) {
   if (!d.is_object() && !d.is_null()) return OneLine(ValueText(d));
 
   if (t == "run.started") {
+    if (Str(d, "kind") == "Drill") add("drill");
     add(Str(d, "experiment"));
     if (!Str(d, "file").empty()) add(absl::StrCat("from ", Str(d, "file")));
     const json& targets = Field(d, "targets");
@@ -290,6 +394,9 @@ std::string EventDetails(const Event& event) {
     }
     if (Bool(d, "embedded").value_or(false)) add("(embedded local agent)");
     if (Bool(d, "dry_run").value_or(false)) add("(dry run)");
+    if (std::optional<double> speed = Num(d, "speed"); speed && *speed != 1) {
+      add(absl::StrCat("at ", FormatNumber(*speed), "x"));
+    }
   } else if (t == "plan") {
     std::optional<double> steps = Num(d, "steps");
     const json& faults = Field(d, "faults");
@@ -357,6 +464,23 @@ std::string EventDetails(const Event& event) {
       add(absl::StrCat(status, ": ", verdict));
     }
     if (!Str(d, "exit_code").empty()) add(absl::StrCat("(exit ", Str(d, "exit_code"), ")"));
+  } else if (t == "drill.detected") {
+    add(Str(d, "alert"));
+    add("firing");
+    if (!dur("time_to_detect_ms").empty()) add(absl::StrCat("after ", dur("time_to_detect_ms")));
+    if (!dur("within_ms").empty()) add(absl::StrCat("(target ", dur("within_ms"), ")"));
+    if (!Str(d, "source").empty()) add(absl::StrCat("via ", Str(d, "source")));
+  } else if (t == "drill.recovered") {
+    add(Str(d, "probe"));
+    add("recovered");
+    if (!dur("time_to_recover_ms").empty()) add(absl::StrCat("after ", dur("time_to_recover_ms")));
+    if (!Str(d, "from").empty()) add(absl::StrCat("from ", Str(d, "from")));
+    if (!dur("within_ms").empty()) add(absl::StrCat("(target ", dur("within_ms"), ")"));
+  } else if (t == "drill.missed") {
+    add(Str(d, "expectation"));
+    add(!Str(d, "alert").empty() ? Str(d, "alert") : Str(d, "probe"));
+    if (!dur("within_ms").empty()) add(absl::StrCat("not within ", dur("within_ms")));
+    if (!Str(d, "reason").empty()) add(absl::StrCat("- ", Str(d, "reason")));
   } else if (t == "note") {
     std::string author = Str(d, "author");
     add(author.empty() ? Str(d, "text") : absl::StrCat(author, ": ", Str(d, "text")));
@@ -371,6 +495,38 @@ std::string StatusAndVerdict(const RunRecord& run, const RunView& view) {
   if (view.verdict.empty()) return status;
   if (view.verdict.rfind(status, 0) == 0) return view.verdict;
   return absl::StrCat(status, ": ", view.verdict);
+}
+
+std::string ExpectationView::Name() const {
+  std::string out = absl::StrCat(type.empty() ? "expect" : type, " ", subject);
+  if (within_ms) absl::StrAppend(&out, " within ", FormatSpan(*within_ms));
+  if (type == "recover" && !from.empty()) absl::StrAppend(&out, " from ", from);
+  return out;
+}
+
+std::string ExpectationView::OutcomeName() const {
+  switch (outcome) {
+    case Outcome::kMet:
+      return "met";
+    case Outcome::kMissed:
+      return "missed";
+    case Outcome::kPending:
+      return "pending";
+  }
+  return "";
+}
+
+int64_t SpanLengthMs(const RunView& view, const DeviationSpan& span) {
+  return std::max<int64_t>(0, span.end_ms.value_or(std::max(view.end_ms, span.start_ms)) -
+                                  span.start_ms);
+}
+
+std::string RoleTitle(const std::string& role) {
+  std::string out = OneLine(role);
+  for (char& c : out) {
+    if (c == '_' || c == '-') c = ' ';
+  }
+  return out;
 }
 
 std::string FaultView::ParamsText() const {
@@ -406,6 +562,25 @@ RunView BuildRunView(const RunRecord& run, const std::vector<Event>& events) {
     if (e.type == "run.started") {
       v.embedded = Bool(d, "embedded").value_or(false);
       if (Field(d, "targets").is_object()) v.targets = Field(d, "targets");
+      v.kind = OneLine(Str(d, "kind"));
+      v.hypothesis = CleanText(Str(d, "hypothesis"));
+      v.owner = OneLine(Str(d, "owner"));
+      v.roles = Pairs(Field(d, "roles"));
+      v.labels = Pairs(Field(d, "labels"));
+      v.speed = Num(d, "speed");
+      if (Field(d, "expect").is_array()) {
+        for (const json& x : Field(d, "expect")) {
+          ExpectationView ex;
+          ex.type = OneLine(Str(x, "type"));
+          ex.subject = OneLine(ex.type == "recover" ? Str(x, "probe") : Str(x, "alert"));
+          if (std::optional<double> w = Num(x, "within_ms")) ex.within_ms = std::llround(*w);
+          ex.from = OneLine(Str(x, "from"));
+          v.expectations.push_back(std::move(ex));
+        }
+      }
+    } else if (e.type == "drill.detected" || e.type == "drill.recovered" ||
+               e.type == "drill.missed") {
+      ApplyDrillEvent(v, e, at);
     } else if (e.type == "probe.result") {
       ProbeResultView p;
       p.offset_ms = at;
@@ -496,8 +671,27 @@ RunView BuildRunView(const RunRecord& run, const std::vector<Event>& events) {
       close_step(at);
     } else if (e.type == "note") {
       v.notes.push_back({at, Str(d, "author"), Str(d, "text")});
+      std::string author = OneLine(Str(d, "author"));
+      v.markers.push_back({at, "note", absl::StrCat(author.empty() ? "" : author + ": ",
+                                                    OneLine(Str(d, "text")))});
     }
+    if (e.type == "abort") {
+      v.markers.push_back({at, "abort", absl::StrCat("abort: ", OneLine(Str(d, "reason")))});
+    } else if (e.type == "run.aborted") {
+      // The runner writes `abort` when it decides and `run.aborted` when done;
+      // one marker is enough.
+      bool seen = std::any_of(v.markers.begin(), v.markers.end(),
+                              [](const MarkerView& m) { return m.kind == "abort"; });
+      if (!seen) v.markers.push_back({at, "abort", absl::StrCat("aborted: ", v.abort_reason)});
+    } else if (e.type == "lease.lost") {
+      v.markers.push_back({at, "lease", v.lease_losses.back()});
+    } else if (e.type == "run.interrupted") {
+      v.markers.push_back({at, "interrupt", absl::StrCat("interrupted: ", v.interrupt_reason)});
+    }
+    v.end_ms = std::max(v.end_ms, at);
   }
+  if (v.duration_ms) v.end_ms = *v.duration_ms;
+  v.deviations = Deviations(v.probes);
   if (IsFinal(run.status) && run.ended_unix_ms > 0) close_step(run.ended_unix_ms - v.base_unix_ms);
   v.verdict = finished_verdict.empty() ? DerivedVerdict(run, v) : finished_verdict;
   return v;

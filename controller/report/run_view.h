@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "controller/store/journal_store.h"
@@ -65,7 +66,57 @@ struct NoteView {
   std::string text;
 };
 
+// One `expect:` entry of the run (from run.started) with what the drill
+// events say about it (drill.detected / drill.recovered / drill.missed).
+// Drill events with no announced expectation get an entry of their own.
+struct ExpectationView {
+  std::string type;     // "detect" | "recover"
+  std::string subject;  // alert name (detect) or probe name (recover)
+  std::optional<int64_t> within_ms;
+  std::string from;  // recover: "last-revert" | "first-fault"
+  enum class Outcome { kPending, kMet, kMissed };
+  Outcome outcome = Outcome::kPending;
+  std::optional<int64_t> measured_ms;   // time to detect / time to recover
+  std::optional<int64_t> at_ms;         // offset: alert first seen / probe passing again
+  std::optional<int64_t> reference_ms;  // offset measured from (first fault / last revert)
+  std::string source;                   // detect: Alertmanager URL or "webhook"
+  std::string reason;                   // missed: why
+  // "detect DatabaseLatencyHigh within 5m", "recover health within 2m from last-revert".
+  std::string Name() const;
+  // "met" | "missed" | "pending".
+  std::string OutcomeName() const;
+};
+
+// A stretch in which one probe was failing: from its first failing result to
+// its next passing result (any phase).
+struct DeviationSpan {
+  std::string probe;
+  int64_t start_ms = 0;
+  std::optional<int64_t> end_ms;  // nullopt: never passed again
+  int failures = 0;               // failing results in the span
+};
+
+// A point on the timeline people should see: kind "note" | "abort" |
+// "detect" | "recover" | "missed" | "lease" | "interrupt".
+struct MarkerView {
+  int64_t offset_ms = 0;
+  std::string kind;
+  std::string label;
+};
+
 struct RunView {
+  // From run.started (empty / nullopt when the engine did not write them).
+  std::string kind;  // "Experiment" | "Drill"
+  std::string hypothesis;
+  std::string owner;
+  std::vector<std::pair<std::string, std::string>> roles;   // role -> who, sorted by role
+  std::vector<std::pair<std::string, std::string>> labels;  // sorted by key
+  std::optional<double> speed;
+  std::vector<ExpectationView> expectations;
+  std::vector<DeviationSpan> deviations;  // by start time
+  std::vector<MarkerView> markers;        // in event order
+  int64_t end_ms = 0;  // offset of the end: run end, else the last event
+
   std::vector<ProbeResultView> probes;
   std::vector<StepView> steps;
   std::vector<FaultView> faults;
@@ -81,6 +132,12 @@ struct RunView {
 };
 
 RunView BuildRunView(const RunRecord& run, const std::vector<Event>& events);
+
+// How long `span` lasted; an open span lasts until `view.end_ms`.
+int64_t SpanLengthMs(const RunView& view, const DeviationSpan& span);
+
+// "incident_commander" -> "incident commander".
+std::string RoleTitle(const std::string& role);
 
 // "passed: steady state held"; just the verdict when it already starts with
 // the status name (engines often write "failed: ..." verdicts).
@@ -121,12 +178,17 @@ std::string CleanText(const std::string& text);
 // CleanText, then tabs and newlines become spaces: one line.
 std::string OneLine(const std::string& text);
 
+// Text safe in Markdown, also inside a table cell: markup characters
+// backslash-escaped, HTML neutralized, newlines as <br>.
+std::string MarkdownCell(const std::string& text);
+
 // Compact JSON that never throws on invalid UTF-8.
 std::string SafeDump(const nlohmann::json& value, int indent = -1);
 
 std::string RenderMarkdown(const RunRecord& run, const std::vector<Event>& events);
 std::string RenderJson(const RunRecord& run, const std::vector<Event>& events);
 std::string RenderJunit(const RunRecord& run, const std::vector<Event>& events);
+std::string RenderHtml(const RunRecord& run, const std::vector<Event>& events);
 
 }  // namespace faultline::controller
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "controller/report/report.h"
 #include "controller/report/run_view.h"
 
@@ -100,6 +101,24 @@ std::string RenderTimeline(const RunRecord& run, const std::vector<Event>& event
         absl::StrCat(FormatUtc(run.started_unix_ms), " on ", run.host, ", controller pid ",
                      run.controller_pid, view.embedded ? ", embedded agent" : "",
                      run.dry_run ? ", DRY RUN" : ""));
+  if (!view.kind.empty()) {
+    Field(out, "Kind", absl::StrCat(view.kind,
+                                    view.speed && *view.speed != 1
+                                        ? absl::StrCat(" at ", FormatNumber(*view.speed), "x")
+                                        : ""));
+  }
+  if (!view.owner.empty()) Field(out, "Owner", view.owner);
+  if (!view.hypothesis.empty()) Field(out, "Hypothesis", view.hypothesis);
+  if (!view.roles.empty()) {
+    std::vector<std::string> parts;
+    for (const auto& [role, who] : view.roles) parts.push_back(RoleTitle(role) + ": " + who);
+    Field(out, "Roles", absl::StrJoin(parts, "; "));
+  }
+  if (!view.labels.empty()) {
+    std::vector<std::string> parts;
+    for (const auto& [k, v] : view.labels) parts.push_back(k + "=" + v);
+    Field(out, "Labels", absl::StrJoin(parts, " "));
+  }
   out += "\n";
 
   size_t offset_width = 10;
@@ -122,6 +141,24 @@ std::string RenderTimeline(const RunRecord& run, const std::vector<Event>& event
     }
   }
   out += "\n";
+
+  for (const ExpectationView& x : view.expectations) {
+    std::string line = absl::StrCat(x.Name(), ": ", x.OutcomeName());
+    if (x.measured_ms) {
+      absl::StrAppend(&line, ", ", x.type == "recover" ? "time to recover " : "time to detect ",
+                      FormatSpan(*x.measured_ms));
+    }
+    if (x.at_ms) absl::StrAppend(&line, " (at ", FormatOffset(*x.at_ms), ")");
+    if (!x.reason.empty()) absl::StrAppend(&line, " - ", x.reason);
+    Field(out, "Expect", line);
+  }
+  for (const DeviationSpan& d : view.deviations) {
+    Field(out, "Deviation",
+          absl::StrCat(d.probe, " failing ", FormatOffset(d.start_ms), " to ",
+                       d.end_ms ? FormatOffset(*d.end_ms) : "the end (never passed again)", ", ",
+                       FormatSpan(SpanLengthMs(view, d)), ", ", d.failures,
+                       d.failures == 1 ? " failure" : " failures"));
+  }
 
   std::string verdict = StatusAndVerdict(run, view);
   if (IsFinal(run.status)) {
@@ -183,7 +220,8 @@ std::string RenderRunsTable(const std::vector<RunRecord>& runs) {
     rows.push_back({OneLine(r.run_id),
                     absl::StrCat(RunStatusName(r.status), r.dry_run ? " (dry)" : ""),
                     FormatUtcMinutes(r.started_unix_ms), duration,
-                    r.exit_code >= 0 ? absl::StrCat(r.exit_code) : "-", OneLine(r.experiment)});
+                    r.exit_code >= 0 ? absl::StrCat(r.exit_code) : "-",
+                    OneLine(r.experiment) + (r.kind == "Drill" ? " (drill)" : "")});
   }
   std::vector<size_t> widths(rows[0].size(), 0);
   for (const auto& row : rows) {
