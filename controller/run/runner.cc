@@ -13,6 +13,7 @@
 #include "controller/probes/probe.h"
 #include "controller/run/control_events.h"
 #include "controller/run/fan_out.h"
+#include "controller/spec/drill.h"
 #include "google/protobuf/util/json_util.h"
 #include "spdlog/spdlog.h"
 
@@ -100,6 +101,43 @@ void CollectFaults(const std::vector<PlannedStep>& steps,
   }
 }
 
+nlohmann::json StringMap(const std::map<std::string, std::string>& m) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [k, v] : m) out[k] = v;
+  return out;
+}
+
+nlohmann::json RunStartedData(const Experiment& e, bool dry_run, const nlohmann::json& targets,
+                              bool embedded) {
+  const std::string kind = e.kind.empty() ? "Experiment" : e.kind;
+  nlohmann::json expect = nlohmann::json::array();
+  for (const DetectExpectation& d : e.expect_detect) {
+    expect.push_back({{"type", "detect"},
+                      {"alert", d.alert},
+                      {"labels", StringMap(d.labels)},
+                      {"within_ms", d.within.count()}});
+  }
+  for (const RecoverExpectation& r : e.expect_recover) {
+    expect.push_back({{"type", "recover"},
+                      {"probe", r.probe},
+                      {"within_ms", r.within.count()},
+                      {"from", RecoverFromName(r.from)}});
+  }
+  nlohmann::json data = {{"experiment", e.name},
+                         {"file", e.path},
+                         {"dry_run", dry_run},
+                         {"targets", targets},
+                         {"embedded", embedded},
+                         {"kind", kind},
+                         {"hypothesis", e.hypothesis},
+                         {"roles", StringMap(e.roles)},
+                         {"labels", StringMap(e.labels)},
+                         {"owner", e.owner},
+                         {"expect", expect}};
+  if (kind == "Drill") data["speed"] = e.speed;
+  return data;
+}
+
 }  // namespace
 
 struct Runner::Active {
@@ -138,7 +176,7 @@ Runner::Runner(const Experiment& experiment, JournalStore* store, StopSignal* st
 
 Runner::~Runner() = default;
 
-void Runner::Record(const std::string& type, nlohmann::json data) {
+int64_t Runner::Record(const std::string& type, nlohmann::json data) {
   Event event;
   event.run_id = run_id_;
   event.unix_ms = NowUnixMs();
@@ -156,6 +194,7 @@ void Runner::Record(const std::string& type, nlohmann::json data) {
     stop_->Stop(absl::StrCat("journal write failed: ", status.message()));
   }
   if (on_event_) on_event_(event);
+  return event.unix_ms;
 }
 
 void Runner::Abort(const std::string& reason, const std::string& condition, TimePoint triggered,
@@ -540,7 +579,9 @@ bool Runner::ApplyOnHosts(const PlannedStep& step, const Phase& phase,
     data["summary"] = phase.summary;
     data["duration_ms"] = phase.duration.count();
     data["resolved"] = status.target();
-    Record(options_.dry_run ? "fault.validated" : "fault.applied", std::move(data));
+    const int64_t applied_ms =
+        Record(options_.dry_run ? "fault.validated" : "fault.applied", std::move(data));
+    if (watcher_ && !options_.dry_run) watcher_->FaultApplied(applied_ms);
   });
   *ids = fault_ids;
 
@@ -700,7 +741,8 @@ void Runner::RevertOne(const Active& fault, const std::string& reason) {
       {"reversible", fault.reversible},
       {"observed", Observed(response->fault())}};
   if (fault.phase >= 0) data["phase"] = fault.phase;
-  Record("fault.reverted", std::move(data));
+  const int64_t reverted_ms = Record("fault.reverted", std::move(data));
+  if (watcher_) watcher_->FaultReverted(reverted_ms);
 }
 
 void Runner::RevertTaken(std::vector<Active> faults, const std::string& reason) {
@@ -808,6 +850,27 @@ absl::StatusOr<RunOutcome> Runner::Run() {
     plan = absl::FailedPreconditionError(
         "the plan uses the embedded local agent but none was started");
   }
+  const bool has_expectations =
+      !experiment_.expect_detect.empty() || !experiment_.expect_recover.empty();
+  if (plan.ok() && !experiment_.expect_detect.empty() && experiment_.alerts.alertmanager.empty() &&
+      options_.alert_source == nullptr) {
+    // Nothing could ever be detected: refuse before injecting anything.
+    absl::Status standalone = CheckStandaloneAlertSource(experiment_);
+    plan = absl::FailedPreconditionError(
+        standalone.ok() ? "expect: detect needs alerts.alertmanager (an Alertmanager URL) when "
+                          "run with faultline run; only faultline serve receives alerts by webhook"
+                        : std::string(standalone.message()));
+  }
+  if (plan.ok() && has_expectations && !options_.dry_run) {
+    AlertSource* source = options_.alert_source;
+    if (!experiment_.alerts.alertmanager.empty()) {
+      owned_alerts_ = std::make_unique<AlertmanagerSource>(experiment_.alerts.alertmanager);
+      source = owned_alerts_.get();
+    }
+    watcher_ = std::make_unique<ExpectationWatcher>(
+        experiment_, source,
+        [this](const std::string& type, nlohmann::json data) { Record(type, std::move(data)); });
+  }
   nlohmann::json targets = nlohmann::json::object();
   if (plan.ok()) {
     plan_ = &*plan;
@@ -832,11 +895,8 @@ absl::StatusOr<RunOutcome> Runner::Run() {
         };
     groups(plan->steps);
   }
-  Record("run.started", {{"experiment", experiment_.name},
-                         {"file", experiment_.path},
-                         {"dry_run", options_.dry_run},
-                         {"targets", targets},
-                         {"embedded", plan.ok() && plan->uses_embedded_agent}});
+  Record("run.started", RunStartedData(experiment_, options_.dry_run, targets,
+                                        plan.ok() && plan->uses_embedded_agent));
   std::thread control([this] { ControlLoop(); });
 
   bool method_started = false;
@@ -845,6 +905,7 @@ absl::StatusOr<RunOutcome> Runner::Run() {
   bool during_deviated = false;
   bool after_ok = false;
   bool abort_reverted_recorded = false;
+  ExpectationSummary expectations;
   if (!plan.ok()) {
     outcome.status = RunStatus::kFailed;
     outcome.exit_code = kExitInvalid;
@@ -893,14 +954,27 @@ absl::StatusOr<RunOutcome> Runner::Run() {
       // Leases are renewed until everything is reverted, then released.
       lease_stop_.Stop("method finished");
       for (std::thread& t : leases) t.join();
-      std::lock_guard lock(abort_mu_);
-      if (!abort_reason_.empty()) {
-        Record("abort.reverted",
-               {{"revert_ms", std::max<int64_t>(0, MsBetween(abort_triggered_, all_reverted))},
-                {"all_reverted", !revert_failed_}});
-        abort_reverted_recorded = true;
+      {
+        std::lock_guard lock(abort_mu_);
+        if (!abort_reason_.empty()) {
+          Record("abort.reverted",
+                 {{"revert_ms", std::max<int64_t>(0, MsBetween(abort_triggered_, all_reverted))},
+                  {"all_reverted", !revert_failed_}});
+          abort_reverted_recorded = true;
+        }
       }
       if (stop_->stopped()) method_done = false;
+    }
+    if (watcher_) {
+      // Waits (bounded by each `within`; a stop ends it) for alerts to fire
+      // and probes to recover, before the after probes judge the steady state.
+      expectations = watcher_->Finish(stop_);
+      if (stop_->stopped()) method_done = false;
+    } else if (has_expectations && options_.dry_run) {
+      Record("drill.skipped",
+             {{"reason", "dry run"},
+              {"expectations", static_cast<int>(experiment_.expect_detect.size() +
+                                                experiment_.expect_recover.size())}});
     }
     {
       std::lock_guard lock(deviation_mu_);
@@ -950,10 +1024,13 @@ absl::StatusOr<RunOutcome> Runner::Run() {
       outcome.status = RunStatus::kPassed;
       outcome.exit_code = kExitPassed;
       outcome.verdict = "dry run: every fault validated by its agent; nothing was applied";
-    } else if (after_ok && !during_deviated) {
+    } else if (after_ok && !during_deviated && expectations.missed.empty()) {
       outcome.status = RunStatus::kPassed;
       outcome.exit_code = kExitPassed;
       outcome.verdict = "steady state held";
+      if (!expectations.met.empty()) {
+        absl::StrAppend(&outcome.verdict, "; ", absl::StrJoin(expectations.met, "; "));
+      }
     } else {
       outcome.status = RunStatus::kDeviated;
       outcome.exit_code = kExitDeviated;
@@ -964,7 +1041,16 @@ absl::StatusOr<RunOutcome> Runner::Run() {
                                    absl::StrJoin(deviated_probes_, ", "), ")"));
       }
       if (!after_ok) why.push_back("after the method");
-      outcome.verdict = absl::StrCat("steady state deviated ", absl::StrJoin(why, " and "));
+      std::vector<std::string> parts;
+      if (!why.empty()) {
+        parts.push_back(absl::StrCat("steady state deviated ", absl::StrJoin(why, " and ")));
+      }
+      if (!expectations.missed.empty()) {
+        parts.push_back(absl::StrCat(expectations.missed.size() == 1 ? "expectation missed: "
+                                                                     : "expectations missed: ",
+                                     absl::StrJoin(expectations.missed, "; ")));
+      }
+      outcome.verdict = absl::StrJoin(parts, "; ");
     }
     RunRollback(method_started, outcome.status == RunStatus::kDeviated, aborted);
     if (!failed_rollbacks_.empty()) {
