@@ -32,7 +32,8 @@ commands:
   run FILE                  run an experiment (embedded local agent unless it names agents)
   runs                      list recorded runs, newest first
   show RUN                  a run's timeline
-  report RUN --format F     render a run as md, json or junit
+  report RUN --format F     render a run as md, html, json or junit (--postmortem: a draft)
+  compare RUN_A RUN_B       two runs side by side: verdicts, time to detect/recover, deviations
   serve --config FILE       the controller daemon: API on 127.0.0.1:7430, schedules, halt
   submit FILE [--wait]      run an experiment in serve; --wait exits with the run's code
   status RUN                a run's status, verdict and open pause gate
@@ -111,6 +112,7 @@ int Main(int argc, char** argv) {
   if (command == "runs") return RunsCommand(args);
   if (command == "show") return ShowCommand(args);
   if (command == "report") return ReportCommand(args);
+  if (command == "compare") return CompareCommand(args);
   if (command == "--version" || command == "version") {
     std::cout << "faultline " << kVersion << "\n";
     return 0;
