@@ -12,6 +12,7 @@
 #include "boost/program_options.hpp"
 #include "common/version.h"
 #include "controller/cli/cli_common.h"
+#include "controller/cli/drill_commands.h"
 #include "controller/cli/plan_command.h"
 #include "controller/cli/review_commands.h"
 #include "controller/cli/run_command.h"
@@ -34,6 +35,7 @@ commands:
   show RUN                  a run's timeline
   report RUN --format F     render a run as md, html, json or junit (--postmortem: a draft)
   compare RUN_A RUN_B       two runs side by side: verdicts, time to detect/recover, deviations
+  drill-from RUN [--out F]  write a Drill that replays a recorded run (same hosts, offsets, seed)
   serve --config FILE       the controller daemon: API on 127.0.0.1:7430, schedules, halt
   submit FILE [--wait]      run an experiment in serve; --wait exits with the run's code
   status RUN                a run's status, verdict and open pause gate
@@ -112,6 +114,7 @@ int Main(int argc, char** argv) {
   if (command == "runs") return RunsCommand(args);
   if (command == "show") return ShowCommand(args);
   if (command == "report") return ReportCommand(args);
+  if (command == "drill-from") return DrillFromCommand(args);
   if (command == "compare") return CompareCommand(args);
   if (command == "--version" || command == "version") {
     std::cout << "faultline " << kVersion << "\n";
