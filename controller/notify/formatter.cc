@@ -37,10 +37,17 @@ std::string Escape(const std::string& text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      default:
+        out += c;
     }
   }
   if (out.size() > kMaxField) out = out.substr(0, kMaxField) + "…";
@@ -67,11 +74,11 @@ std::string RedactUrl(const std::string& url) {
   size_t scheme = url.find("://");
   if (scheme == std::string::npos) return "(invalid url)";
   size_t host_end = url.find_first_of("/?#", scheme + 3);
-  std::string authority = url.substr(scheme + 3, host_end == std::string::npos
-                                                     ? std::string::npos
-                                                     : host_end - scheme - 3);
+  std::string authority = url.substr(
+      scheme + 3, host_end == std::string::npos ? std::string::npos : host_end - scheme - 3);
   // user:password@host -> host
-  if (size_t at = authority.rfind('@'); at != std::string::npos) authority = authority.substr(at + 1);
+  if (size_t at = authority.rfind('@'); at != std::string::npos)
+    authority = authority.substr(at + 1);
   return absl::StrCat(url.substr(0, scheme), "://", authority);
 }
 
@@ -90,7 +97,8 @@ std::string UpdateFormatter::ActiveSummary() const {
 std::optional<nlohmann::json> UpdateFormatter::Format(const Event& event) {
   const nlohmann::json& d = event.data;
   const std::string& run = event.run_id;
-  const std::string abort_hint = absl::StrCat("stop it with Ctrl-C in its terminal or `faultline abort ", run, "`");
+  const std::string abort_hint =
+      absl::StrCat("stop it with Ctrl-C in its terminal or `faultline abort ", run, "`");
   Parts p;
   const std::string& t = event.type;
   if (t == "run.started") {
@@ -100,11 +108,13 @@ std::optional<nlohmann::json> UpdateFormatter::Format(const Event& event) {
     active_.clear();
     p.headline = absl::StrCat(kind_, " started", dry_run_ ? " (dry run)" : "");
     p.what = absl::StrCat(kind_, " `", experiment_, "` started", dry_run_ ? " as a dry run" : "");
-    if (!Str(d, "hypothesis").empty()) absl::StrAppend(&p.what, "\nHypothesis: ", Str(d, "hypothesis"));
+    if (!Str(d, "hypothesis").empty())
+      absl::StrAppend(&p.what, "\nHypothesis: ", Str(d, "hypothesis"));
     if (d.is_object() && d.contains("roles") && d["roles"].is_object()) {
       std::vector<std::string> roles;
       for (const auto& [role, who] : d["roles"].items()) {
-        roles.push_back(absl::StrCat(role, ": ", who.is_string() ? who.get<std::string>() : who.dump()));
+        roles.push_back(
+            absl::StrCat(role, ": ", who.is_string() ? who.get<std::string>() : who.dump()));
       }
       if (!roles.empty()) absl::StrAppend(&p.what, "\nRoles: ", absl::StrJoin(roles, ", "));
     }
@@ -119,13 +129,16 @@ std::optional<nlohmann::json> UpdateFormatter::Format(const Event& event) {
     if (Int(d, "phase") > 0) return std::nullopt;  // later ramp phase / flap cycle
     const std::string target = Str(d, "target");
     p.headline = absl::StrCat("fault applied: ", Str(d, "kind"), " on ", Host(d));
-    p.what = absl::StrCat("Fault applied: ", Str(d, "kind"), " on ", Host(d),
-                          target.empty() || target == Host(d) ? "" : absl::StrCat(" (target ", target, ")"),
-                          Str(d, "summary").empty() ? "" : absl::StrCat(" — ", Str(d, "summary")));
+    p.what = absl::StrCat(
+        "Fault applied: ", Str(d, "kind"), " on ", Host(d),
+        target.empty() || target == Host(d) ? "" : absl::StrCat(" (target ", target, ")"),
+        Str(d, "summary").empty() ? "" : absl::StrCat(" — ", Str(d, "summary")));
     p.status = ActiveSummary();
-    p.actions = absl::StrCat("applied `", id, "`", Str(d, "engine").empty() ? "" : absl::StrCat(" via ", Str(d, "engine")),
-                             Str(d, "ramp").empty() ? "" : " (ramp: first phase)",
-                             Str(d, "flap").empty() ? "" : " (flapping on/off)");
+    p.actions =
+        absl::StrCat("applied `", id, "`",
+                     Str(d, "engine").empty() ? "" : absl::StrCat(" via ", Str(d, "engine")),
+                     Str(d, "ramp").empty() ? "" : " (ramp: first phase)",
+                     Str(d, "flap").empty() ? "" : " (flapping on/off)");
     p.next = absl::StrCat("held for ", Ms(Int(d, "duration_ms")), ", then reverted automatically; ",
                           abort_hint);
   } else if (t == "fault.reverted") {
@@ -139,14 +152,16 @@ std::optional<nlohmann::json> UpdateFormatter::Format(const Event& event) {
     p.status = ActiveSummary();
     p.actions = absl::StrCat("reverted `", id, "`",
                              d.is_object() && !d.value("reversible", true)
-                                 ? " (its effect cannot be undone, e.g. processes killed)" : "");
+                                 ? " (its effect cannot be undone, e.g. processes killed)"
+                                 : "");
     p.next = active_.empty() ? "continue with the method; the steady state is checked at the end"
                              : "the remaining faults are reverted when their duration ends";
   } else if (t == "fault.failed") {
     active_.erase(Str(d, "fault_id"));
     p.headline = absl::StrCat("fault failed: ", Str(d, "kind"), " on ", Host(d));
     p.what = absl::StrCat("Fault could not be applied: ", Str(d, "kind"), " on ", Host(d), ": ",
-                          Str(d, "error"), Str(d, "code").empty() ? "" : absl::StrCat(" (", Str(d, "code"), ")"));
+                          Str(d, "error"),
+                          Str(d, "code").empty() ? "" : absl::StrCat(" (", Str(d, "code"), ")"));
     p.status = ActiveSummary();
     p.actions = "nothing new is injected; the run aborts";
     p.next = "every fault applied anywhere is reverted; the run ends failed (exit 3)";
@@ -158,32 +173,42 @@ std::optional<nlohmann::json> UpdateFormatter::Format(const Event& event) {
     p.next = "an update follows once every fault is reverted";
   } else if (t == "abort.reverted") {
     const bool all = d.is_object() && d.value("all_reverted", true);
-    p.headline = all ? "abort complete: every fault reverted" : "abort: NOT every fault confirmed reverted";
+    p.headline =
+        all ? "abort complete: every fault reverted" : "abort: NOT every fault confirmed reverted";
     p.what = all ? absl::StrCat("Abort complete: every fault reverted ", Ms(Int(d, "revert_ms")),
                                 " after the abort condition")
                  : "Abort: some faults could not be confirmed reverted";
     p.status = all ? "no faults active" : "agents revert the rest when the lease or TTL expires";
     p.actions = "reverted every fault this run applied";
     p.next = all ? "the run finishes (rollback actions, verdict)"
-                 : absl::StrCat("check the hosts; `faultline halt` reverts everything in the inventory; "
-                                "see `faultline show ", run, "`");
+                 : absl::StrCat(
+                       "check the hosts; `faultline halt` reverts everything in the inventory; "
+                       "see `faultline show ",
+                       run, "`");
   } else if (t == "lease.lost") {
     p.headline = absl::StrCat("lease lost on ", Host(d));
-    p.what = absl::StrCat("Lease lost on agent ", Host(d), Str(d, "error").empty() ? "" : absl::StrCat(": ", Str(d, "error")));
+    p.what = absl::StrCat("Lease lost on agent ", Host(d),
+                          Str(d, "error").empty() ? "" : absl::StrCat(": ", Str(d, "error")));
     p.status = ActiveSummary();
     p.actions = "the agent reverts this run's faults itself when the lease expires";
     p.next = "the run aborts and reverts everything it can reach";
   } else if (t == "drill.detected") {
-    p.headline = absl::StrCat("detected: ", Str(d, "alert"), " after ", Ms(Int(d, "time_to_detect_ms")));
-    p.what = absl::StrCat("Alert `", Str(d, "alert"), "` detected ", Ms(Int(d, "time_to_detect_ms")),
-                          " after the first fault (target: within ", Ms(Int(d, "within_ms")), ")");
+    p.headline =
+        absl::StrCat("detected: ", Str(d, "alert"), " after ", Ms(Int(d, "time_to_detect_ms")));
+    p.what =
+        absl::StrCat("Alert `", Str(d, "alert"), "` detected ", Ms(Int(d, "time_to_detect_ms")),
+                     " after the first fault (target: within ", Ms(Int(d, "within_ms")), ")");
     p.status = ActiveSummary();
-    p.actions = absl::StrCat("time to detect recorded", Str(d, "source").empty() ? "" : absl::StrCat(" (seen via ", Str(d, "source"), ")"));
+    p.actions = absl::StrCat(
+        "time to detect recorded",
+        Str(d, "source").empty() ? "" : absl::StrCat(" (seen via ", Str(d, "source"), ")"));
     p.next = "the drill goes on; recovery is measured when the faults end";
   } else if (t == "drill.recovered") {
-    p.headline = absl::StrCat("recovered: ", Str(d, "probe"), " after ", Ms(Int(d, "time_to_recover_ms")));
-    p.what = absl::StrCat("Probe `", Str(d, "probe"), "` recovered ", Ms(Int(d, "time_to_recover_ms")),
-                          " after ", Str(d, "from"), " (target: within ", Ms(Int(d, "within_ms")), ")");
+    p.headline =
+        absl::StrCat("recovered: ", Str(d, "probe"), " after ", Ms(Int(d, "time_to_recover_ms")));
+    p.what =
+        absl::StrCat("Probe `", Str(d, "probe"), "` recovered ", Ms(Int(d, "time_to_recover_ms")),
+                     " after ", Str(d, "from"), " (target: within ", Ms(Int(d, "within_ms")), ")");
     p.status = ActiveSummary();
     p.actions = "time to recover recorded";
     p.next = "the drill finishes with its verdict";
@@ -191,7 +216,8 @@ std::optional<nlohmann::json> UpdateFormatter::Format(const Event& event) {
     const std::string what = Str(d, "expectation");
     const std::string name = what == "detect" ? Str(d, "alert") : Str(d, "probe");
     p.headline = absl::StrCat("expectation missed: ", what, " ", name);
-    p.what = absl::StrCat("Expectation missed: ", what, " `", name, "` not within ", Ms(Int(d, "within_ms")),
+    p.what = absl::StrCat("Expectation missed: ", what, " `", name, "` not within ",
+                          Ms(Int(d, "within_ms")),
                           Str(d, "reason").empty() ? "" : absl::StrCat(" — ", Str(d, "reason")));
     p.status = ActiveSummary();
     p.actions = "recorded; the run's verdict will be deviated";
@@ -200,11 +226,13 @@ std::optional<nlohmann::json> UpdateFormatter::Format(const Event& event) {
   } else if (t == "run.finished") {
     const std::string status = Str(d, "status");
     p.headline = absl::StrCat("finished: ", status, " — ", Str(d, "verdict"));
-    p.what = absl::StrCat(kind_, " `", experiment_, "` finished: *", status, "* — ", Str(d, "verdict"));
+    p.what =
+        absl::StrCat(kind_, " `", experiment_, "` finished: *", status, "* — ", Str(d, "verdict"));
     p.status = absl::StrCat(status, " (exit code ", Int(d, "exit_code"), "); ", ActiveSummary());
-    p.actions = applied_total_ == 0 ? "no fault was applied"
-                                    : absl::StrCat(applied_total_, applied_total_ == 1 ? " fault" : " faults",
-                                                   " applied and reverted");
+    p.actions = applied_total_ == 0
+                    ? "no fault was applied"
+                    : absl::StrCat(applied_total_, applied_total_ == 1 ? " fault" : " faults",
+                                   " applied and reverted");
     p.next = absl::StrCat("review: `faultline report ", run, "`; add notes: `faultline note ", run,
                           " \"...\"`");
   } else {
@@ -215,13 +243,13 @@ std::optional<nlohmann::json> UpdateFormatter::Format(const Event& event) {
   body["text"] = absl::StrCat("Faultline ", name, " (", run, "): ", p.headline);
   body["blocks"] = nlohmann::json::array(
       {{{"type", "section"},
-        {"text", {{"type", "mrkdwn"},
-                  {"text", Escape(absl::StrCat("*Faultline* · ", name, " · run `", run, "` · ", t))}}}},
+        {"text",
+         {{"type", "mrkdwn"},
+          {"text", Escape(absl::StrCat("*Faultline* · ", name, " · run `", run, "` · ", t))}}}},
        {{"type", "section"},
-        {"fields", nlohmann::json::array({Field("What is happening", p.what),
-                                          Field("Current status", p.status),
-                                          Field("Actions taken", p.actions),
-                                          Field("Next step", p.next)})}}});
+        {"fields", nlohmann::json::array(
+                       {Field("What is happening", p.what), Field("Current status", p.status),
+                        Field("Actions taken", p.actions), Field("Next step", p.next)})}}});
   body["faultline"] = {{"run_id", run},
                        {"event", t},
                        {"unix_ms", event.unix_ms},

@@ -89,8 +89,8 @@ bool Retryable(const PostResult& r) {
 absl::StatusOr<std::unique_ptr<Notifier>> Notifier::Create(const NotifySpec& spec,
                                                            NotifierOptions options) {
   const std::string& url = spec.webhook;
-  const bool scheme = absl::StartsWithIgnoreCase(url, "http://") ||
-                      absl::StartsWithIgnoreCase(url, "https://");
+  const bool scheme =
+      absl::StartsWithIgnoreCase(url, "http://") || absl::StartsWithIgnoreCase(url, "https://");
   const std::string redacted = RedactUrl(url);
   if (!scheme || redacted.size() <= redacted.find("://") + 3) {
     return absl::InvalidArgumentError(

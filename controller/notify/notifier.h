@@ -74,10 +74,10 @@ class UpdateFormatter {
 };
 
 struct NotifierOptions {
-  size_t max_queue = 64;                      // updates waiting; the oldest goes first
+  size_t max_queue = 64;                            // updates waiting; the oldest goes first
   std::chrono::milliseconds request_timeout{5000};  // one POST, connect included
-  int max_attempts = 3;                       // per update (first try + retries)
-  std::chrono::milliseconds backoff{500};     // before retry 1; doubled after each
+  int max_attempts = 3;                             // per update (first try + retries)
+  std::chrono::milliseconds backoff{500};           // before retry 1; doubled after each
 };
 
 struct NotifierStats {

@@ -30,24 +30,38 @@ Event Ev(const std::string& type, nlohmann::json data, int64_t unix_ms = 1'700'0
 // A run as the Runner journals it: two hosts, one fault each.
 std::vector<Event> SyntheticRun() {
   return {
-      Ev("run.started", {{"experiment", "gameday"}, {"dry_run", false},
+      Ev("run.started", {{"experiment", "gameday"},
+                         {"dry_run", false},
                          {"hypothesis", "checkout survives <200ms> db latency"},
                          {"roles", {{"incident_commander", "alice"}}}}),
       Ev("plan", {{"steps", 1}}),
       Ev("agent.ready", {{"agent", "db-1"}}),
       Ev("step.started", {{"path", "1"}, {"kind", "fault"}, {"label", "network.delay on db"}}),
-      Ev("fault.applied", {{"fault_id", "r.s1.0"}, {"kind", "network.delay"}, {"agent", "db-1"},
-                           {"target", "db"}, {"engine", "netem"}, {"summary", "delay=200ms"},
+      Ev("fault.applied", {{"fault_id", "r.s1.0"},
+                           {"kind", "network.delay"},
+                           {"agent", "db-1"},
+                           {"target", "db"},
+                           {"engine", "netem"},
+                           {"summary", "delay=200ms"},
                            {"duration_ms", 60000}}),
-      Ev("fault.applied", {{"fault_id", "r.s1.1"}, {"kind", "network.delay"}, {"agent", "db-2"},
-                           {"target", "db"}, {"engine", "nfqueue"}, {"summary", "delay=200ms"},
+      Ev("fault.applied", {{"fault_id", "r.s1.1"},
+                           {"kind", "network.delay"},
+                           {"agent", "db-2"},
+                           {"target", "db"},
+                           {"engine", "nfqueue"},
+                           {"summary", "delay=200ms"},
                            {"duration_ms", 60000}}),
       Ev("probe.result", {{"probe", "checkout"}, {"ok", true}}),
-      Ev("fault.reverted", {{"fault_id", "r.s1.0"}, {"kind", "network.delay"}, {"agent", "db-1"},
+      Ev("fault.reverted", {{"fault_id", "r.s1.0"},
+                            {"kind", "network.delay"},
+                            {"agent", "db-1"},
                             {"reason", "duration"}}),
-      Ev("fault.reverted", {{"fault_id", "r.s1.1"}, {"kind", "network.delay"}, {"agent", "db-2"},
+      Ev("fault.reverted", {{"fault_id", "r.s1.1"},
+                            {"kind", "network.delay"},
+                            {"agent", "db-2"},
                             {"reason", "duration"}}),
-      Ev("run.finished", {{"status", "passed"}, {"exit_code", 0}, {"verdict", "steady state held"}}),
+      Ev("run.finished",
+         {{"status", "passed"}, {"exit_code", 0}, {"verdict", "steady state held"}}),
   };
 }
 
@@ -88,27 +102,29 @@ TEST(UpdateFormatterTest, UpdatesSayWhatStatusActionsAndNext) {
   EXPECT_EQ(updates[2]["faultline"]["active_faults"], 2);
   EXPECT_THAT(FieldText(updates[4], 1), HasSubstr("no faults active"));
   EXPECT_THAT(updates[5]["text"].get<std::string>(), HasSubstr("finished: passed"));
-  EXPECT_THAT(FieldText(updates[5], 3),
-              HasSubstr("faultline report 20261127-180000-gameday-ab12"));
+  EXPECT_THAT(FieldText(updates[5], 3), HasSubstr("faultline report 20261127-180000-gameday-ab12"));
 }
 
 TEST(UpdateFormatterTest, RampPhasesAndFlapCyclesAreFolded) {
   UpdateFormatter formatter;
   formatter.Format(Ev("run.started", {{"experiment", "ramp"}}));
-  auto phase0 = formatter.Format(Ev("fault.applied", {{"fault_id", "f.0"}, {"kind", "cpu.pressure"},
-                                                      {"phase", 0}, {"ramp", "load"}}));
+  auto phase0 = formatter.Format(
+      Ev("fault.applied",
+         {{"fault_id", "f.0"}, {"kind", "cpu.pressure"}, {"phase", 0}, {"ramp", "load"}}));
   EXPECT_TRUE(phase0.has_value());
-  EXPECT_FALSE(formatter.Format(Ev("fault.reverted", {{"fault_id", "f.0"},
-                                                      {"reason", "next ramp phase 2/3"}})));
+  EXPECT_FALSE(formatter.Format(
+      Ev("fault.reverted", {{"fault_id", "f.0"}, {"reason", "next ramp phase 2/3"}})));
   EXPECT_FALSE(formatter.Format(Ev("fault.applied", {{"fault_id", "f.1"}, {"phase", 1}})));
-  EXPECT_FALSE(formatter.Format(Ev("fault.reverted", {{"fault_id", "f.1"}, {"reason", "flap off"}})));
+  EXPECT_FALSE(
+      formatter.Format(Ev("fault.reverted", {{"fault_id", "f.1"}, {"reason", "flap off"}})));
   EXPECT_FALSE(formatter.Format(Ev("probe.result", {{"probe", "x"}})));
   EXPECT_FALSE(formatter.Format(Ev("note", {{"text", "x"}})));
   auto abort = formatter.Format(Ev("abort", {{"reason", "interrupted by SIGINT (Ctrl-C)"}}));
   ASSERT_TRUE(abort.has_value());
   EXPECT_THAT(FieldText(*abort, 0), HasSubstr("Run aborting: interrupted by SIGINT"));
   auto missed = formatter.Format(Ev("drill.missed", {{"expectation", "detect"},
-                                                     {"alert", "DbLatency"}, {"within_ms", 60000},
+                                                     {"alert", "DbLatency"},
+                                                     {"within_ms", 60000},
                                                      {"reason", "not firing"}}));
   ASSERT_TRUE(missed.has_value());
   EXPECT_THAT(FieldText(*missed, 0), HasSubstr("detect `DbLatency` not within 1m"));
@@ -121,7 +137,8 @@ TEST(RedactUrlTest, KeepsSchemeAndHostOnly) {
 }
 
 TEST(NotifierTest, RefusesUrlsThatAreNotHttp) {
-  for (const char* url : {"ftp://example.org/x", "not a url", "", "http://", "file:///etc/passwd"}) {
+  for (const char* url :
+       {"ftp://example.org/x", "not a url", "", "http://", "file:///etc/passwd"}) {
     NotifySpec spec;
     spec.webhook = url;
     auto notifier = Notifier::Create(spec);
