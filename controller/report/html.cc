@@ -452,12 +452,7 @@ std::string RenderHtml(const RunRecord& run, const std::vector<Event>& events) {
   } else {
     rows.clear();
     for (const ExpectationView& x : view.expectations) {
-      std::string detail = x.reason;
-      if (!x.source.empty()) detail = absl::StrCat("seen via ", x.source);
-      if (x.reference_ms) {
-        absl::StrAppend(&detail, detail.empty() ? "" : "; ", "measured from ",
-                        FormatOffset(*x.reference_ms));
-      }
+      std::string detail = x.Detail();
       rows.push_back({Esc(x.Name()),
                       x.outcome == ExpectationView::Outcome::kPending
                           ? "pending"

@@ -111,11 +111,7 @@ std::string RenderMarkdown(const RunRecord& run, const std::vector<Event>& event
     out += "## Expectations\n\n| Expectation | Outcome | Measured | Target | At | Detail |\n"
            "| --- | --- | --: | --: | --: | --- |\n";
     for (const ExpectationView& x : view.expectations) {
-      std::string detail = !x.source.empty() ? "seen via " + x.source : x.reason;
-      if (x.reference_ms) {
-        absl::StrAppend(&detail, detail.empty() ? "" : "; ", "measured from ",
-                        FormatOffset(*x.reference_ms));
-      }
+      std::string detail = x.Detail();
       std::string outcome = x.OutcomeName();
       if (x.outcome == ExpectationView::Outcome::kMissed) outcome = "**missed**";
       Row(out, {Cell(x.Name()), outcome, x.measured_ms ? FormatSpan(*x.measured_ms) : "-",

@@ -145,11 +145,7 @@ std::string RenderPostmortem(const RunRecord& run, const std::vector<Event>& eve
     out += "| Expectation | Outcome | Measured | Target | At | Detail |\n"
            "| --- | --- | --: | --: | --: | --- |\n";
     for (const ExpectationView& x : view.expectations) {
-      std::string detail = !x.source.empty() ? "seen via " + x.source : x.reason;
-      if (x.reference_ms) {
-        absl::StrAppend(&detail, detail.empty() ? "" : "; ", "measured from ",
-                        FormatOffset(*x.reference_ms));
-      }
+      std::string detail = x.Detail();
       Row(out, {Md(x.Name()), x.OutcomeName(), x.measured_ms ? FormatSpan(*x.measured_ms) : "-",
                 x.within_ms ? FormatSpan(*x.within_ms) : "-",
                 x.at_ms ? FormatOffset(*x.at_ms) : "-", Md(detail)});

@@ -130,7 +130,9 @@ void ApplyDrillEvent(RunView& v, const Event& e, int64_t at) {
     ex->at_ms = offset("seen_unix_ms");
     ex->reference_ms = offset("first_fault_unix_ms");
     ex->source = OneLine(Str(d, "source"));
+    ex->time_to_fire_ms = ms("time_to_fire_ms");
   } else {
+    ex->never_deviated = Bool(d, "never_deviated").value_or(false);
     ex->measured_ms = ms("time_to_recover_ms");
     ex->at_ms = offset("recovered_unix_ms");
     ex->reference_ms = offset("reference_unix_ms");
@@ -514,6 +516,18 @@ std::string ExpectationView::OutcomeName() const {
       return "pending";
   }
   return "";
+}
+
+std::string ExpectationView::Detail() const {
+  std::vector<std::string> parts;
+  if (!reason.empty()) parts.push_back(reason);
+  if (!source.empty()) parts.push_back(absl::StrCat("seen via ", source));
+  if (time_to_fire_ms) {
+    parts.push_back(absl::StrCat("alert firing ", FormatSpan(*time_to_fire_ms), " after the first fault"));
+  }
+  if (never_deviated) parts.push_back("never deviated");
+  if (reference_ms) parts.push_back(absl::StrCat("measured from ", FormatOffset(*reference_ms)));
+  return absl::StrJoin(parts, "; ");
 }
 
 int64_t SpanLengthMs(const RunView& view, const DeviationSpan& span) {

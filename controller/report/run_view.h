@@ -80,11 +80,17 @@ struct ExpectationView {
   std::optional<int64_t> at_ms;         // offset: alert first seen / probe passing again
   std::optional<int64_t> reference_ms;  // offset measured from (first fault / last revert)
   std::string source;                   // detect: Alertmanager URL or "webhook"
+  std::optional<int64_t> time_to_fire_ms;  // detect: Alertmanager startsAt - first fault
+  bool never_deviated = false;          // recover: the probe never failed
   std::string reason;                   // missed: why
   // "detect DatabaseLatencyHigh within 5m", "recover health within 2m from last-revert".
   std::string Name() const;
   // "met" | "missed" | "pending".
   std::string OutcomeName() const;
+  // What else is known, one line: "seen via URL; alert firing 30.0s after
+  // the first fault; measured from +00:05.000", "never deviated", the reason
+  // of a miss.
+  std::string Detail() const;
 };
 
 // A stretch in which one probe was failing: from its first failing result to
