@@ -18,9 +18,30 @@ namespace {
 using Steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// A loopback port the kernel considers free right now: bind port 0, read it
-// back, release it. Prometheus binds it a moment later; a race with another
-// process is caught by Start's retry.
+std::string Config(const std::vector<ScrapeTarget>& targets, const PrometheusOptions& options,
+                   const std::string& rules_path) {
+  std::string config =
+      "global:\n  scrape_interval: 1s\n  scrape_timeout: 800ms\n  evaluation_interval: 1s\n";
+  if (!options.rules.empty()) absl::StrAppend(&config, "rule_files: [\"", rules_path, "\"]\n");
+  if (!options.alertmanager.empty()) {
+    absl::StrAppend(&config, "alerting:\n  alertmanagers:\n    - static_configs:\n",
+                    "        - targets: [\"", options.alertmanager, "\"]\n");
+  }
+  config += "scrape_configs:\n";
+  for (const ScrapeTarget& t : targets) {
+    absl::StrAppend(&config, "  - job_name: \"", t.job, "\"\n    static_configs:\n",
+                    "      - targets: [\"", t.address, "\"]\n");
+  }
+  if (targets.empty()) config += "  []\n";
+  return config;
+}
+
+std::string Tail(const std::string& text, size_t max = 2000) {
+  return text.size() > max ? text.substr(text.size() - max) : text;
+}
+
+}  // namespace
+
 int FreeLoopbackPort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return 0;
@@ -37,26 +58,16 @@ int FreeLoopbackPort() {
   return port;
 }
 
-std::string Config(const std::vector<ScrapeTarget>& targets) {
-  std::string config =
-      "global:\n  scrape_interval: 1s\n  scrape_timeout: 800ms\n  evaluation_interval: 1s\n"
-      "scrape_configs:\n";
-  for (const ScrapeTarget& t : targets) {
-    absl::StrAppend(&config, "  - job_name: \"", t.job, "\"\n    static_configs:\n",
-                    "      - targets: [\"", t.address, "\"]\n");
-  }
-  if (targets.empty()) config += "  []\n";
-  return config;
-}
-
-std::string Tail(const std::string& text, size_t max = 2000) {
-  return text.size() > max ? text.substr(text.size() - max) : text;
-}
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<PrometheusServer>> PrometheusServer::Start(
     const std::vector<ScrapeTarget>& targets, milliseconds ready_timeout) {
+  PrometheusOptions options;
+  options.ready_timeout = ready_timeout;
+  return Start(targets, options);
+}
+
+absl::StatusOr<std::unique_ptr<PrometheusServer>> PrometheusServer::Start(
+    const std::vector<ScrapeTarget>& targets, const PrometheusOptions& options) {
+  const milliseconds ready_timeout = options.ready_timeout;
   if (access(kBinary, X_OK) != 0) {
     return absl::FailedPreconditionError(
         absl::StrCat(kBinary, " not found: install the Debian package prometheus"));
@@ -65,7 +76,9 @@ absl::StatusOr<std::unique_ptr<PrometheusServer>> PrometheusServer::Start(
   for (int attempt = 0; attempt < 5; ++attempt) {
     std::unique_ptr<PrometheusServer> server(new PrometheusServer());
     const std::string config_path = server->dir_.File("prometheus.yml");
-    std::ofstream(config_path) << Config(targets);
+    const std::string rules_path = server->dir_.File("rules.yml");
+    if (!options.rules.empty()) std::ofstream(rules_path) << options.rules;
+    std::ofstream(config_path) << Config(targets, options, rules_path);
     server->port_ = FreeLoopbackPort();
     if (server->port_ == 0) return absl::UnavailableError("no free loopback port");
     server->child_ = Child({kBinary, "--config.file=" + config_path,

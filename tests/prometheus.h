@@ -1,7 +1,9 @@
 // A real Prometheus server for tests: the Debian `prometheus` binary started
 // on 127.0.0.1 with a free port, a temporary TSDB directory and a generated
 // configuration that scrapes the given targets every second (scrape timeout
-// 800 ms, so a target that stops answering shows up=0 within about 2 s).
+// 800 ms, so a target that stops answering shows up=0 within about 2 s),
+// optionally with alerting rules (evaluated every second) and an
+// Alertmanager to send firing alerts to (tests/alertmanager.h).
 //
 // Tests use it to check PromQL probes against the real query API and to watch
 // a fault break a metric. Everything it starts is stopped by the destructor:
@@ -29,10 +31,30 @@ struct ScrapeTarget {
   std::string address{};  // "127.0.0.1:PORT", scraped at /metrics
 };
 
+// Optional parts of the generated configuration (for alerting tests).
+struct PrometheusOptions {
+  // Content of one rule file (`groups: [...]`), evaluated every second; "" =
+  // no rules.
+  std::string rules{};
+  // "127.0.0.1:PORT" of an Alertmanager that firing alerts are sent to; "" =
+  // none.
+  std::string alertmanager{};
+  std::chrono::milliseconds ready_timeout{std::chrono::seconds(30)};
+};
+
+// A loopback port the kernel considers free right now (bind port 0, read it
+// back, release it); 0 if none. A server started on it may still lose a race
+// with another process: callers retry on "address already in use".
+int FreeLoopbackPort();
+
 class PrometheusServer {
  public:
   // Where the binary lives (Debian package `prometheus`).
   static constexpr const char* kBinary = "/usr/bin/prometheus";
+
+  // As below, with rules and an Alertmanager from `options`.
+  static absl::StatusOr<std::unique_ptr<PrometheusServer>> Start(
+      const std::vector<ScrapeTarget>& targets, const PrometheusOptions& options);
 
   // Starts Prometheus and waits until GET /-/ready answers 200. A port taken
   // between choosing and binding is retried with another (up to 5 times).
