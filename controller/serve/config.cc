@@ -87,6 +87,7 @@ class ConfigReader {
     if (const YamlNode* v = f.Get("agent_binary")) {
       if (auto s = ReadString(*v, "agent_binary", &diagnostics_)) out_->agent_binary = Path(*s);
     }
+    if (const YamlNode* v = f.Get("alertmanager_webhook")) ReadWebhook(*v);
     if (const YamlNode* v = f.Get("schedules")) ReadSchedules(*v);
     if (const YamlNode* v = f.Get("window")) ReadWindow(*v);
     if (const YamlNode* v = f.Get("blackout")) ReadBlackouts(*v);
@@ -107,6 +108,26 @@ class ConfigReader {
       return std::nullopt;
     }
     return zone;
+  }
+
+  void ReadWebhook(const YamlNode& node) {
+    if (!ExpectMapping(node, "alertmanager_webhook", &diagnostics_)) return;
+    Fields f(node, "alertmanager_webhook", &diagnostics_);
+    if (const YamlNode* v = f.Require("listen")) {
+      if (auto s = ReadString(*v, "alertmanager_webhook.listen", &diagnostics_)) {
+        const size_t colon = s->rfind(':');
+        int port = -1;
+        if (colon == std::string::npos || colon == 0 ||
+            !absl::SimpleAtoi(s->substr(colon + 1), &port) || port < 0 || port > 65535) {
+          diagnostics_.Add(v->where, absl::StrCat("alertmanager_webhook.listen must be "
+                                                  "HOST:PORT, got ",
+                                                  Describe(*v)));
+        } else {
+          out_->alertmanager_webhook_listen = *s;
+        }
+      }
+    }
+    f.Finish();
   }
 
   void ReadSchedules(const YamlNode& node) {

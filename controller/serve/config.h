@@ -14,6 +14,7 @@
 //       schedule: {cron: "*/5 * * * *", timezone: Europe/Berlin}   # timezone default UTC
 //       concurrency: forbid         # forbid (default) | allow
 //       missed: skip                # skip (default) | run-once
+//   alertmanager_webhook: {listen: 127.0.0.1:9097}   # default: none; see alert_webhook.h
 //   window: {days: [mon-fri], from: "09:00", to: "17:00", timezone: Europe/Berlin}
 //   blackout:
 //     - {from: 2026-12-24T00:00:00Z, to: 2026-12-27T00:00:00Z, reason: holidays}
@@ -90,6 +91,9 @@ struct ServeConfig {
   std::chrono::milliseconds halt_deadline{2000};
   std::string embedded_dir = "/var/lib/faultline/embedded";
   std::string agent_binary{};    // "" = faultline-agent next to faultline
+  // Where serve receives Alertmanager webhook posts for detect expectations
+  // ("HOST:PORT"); "" = no receiver (such runs then need alerts.alertmanager).
+  std::string alertmanager_webhook_listen{};
   std::vector<ScheduleConfig> schedules{};
   std::optional<WindowConfig> window{};
   std::vector<BlackoutConfig> blackouts{};

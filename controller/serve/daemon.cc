@@ -21,6 +21,7 @@
 #include "controller/plan/plan.h"
 #include "controller/run/control_events.h"
 #include "controller/run/runner.h"
+#include "controller/serve/alert_webhook.h"
 #include "controller/serve/controller_service.h"
 #include "controller/serve/run_info.h"
 #include "controller/store/sqlite_store.h"
@@ -287,6 +288,13 @@ absl::StatusOr<std::string> ServeDaemon::Start() {
     missed = scheduler_->Start(now, covered);
   }
 
+  if (!config_.alertmanager_webhook_listen.empty() && !alert_webhook_) {
+    // Before the gRPC server, so no run starts without the board it expects.
+    alert_board_ = std::make_unique<WebhookBoard>();
+    FL_ASSIGN_OR_RETURN(alert_webhook_,
+                        AlertWebhookServer::Start(config_.alertmanager_webhook_listen,
+                                                  alert_board_.get()));
+  }
   service_ = MakeControllerService(this);
   grpc::ServerBuilder builder;
   int port = 0;
@@ -443,6 +451,9 @@ absl::StatusOr<std::string> ServeDaemon::StartRun(std::shared_ptr<Experiment> ex
   options.lease_ttl = config_.lease_ttl;
   options.inventory = inventory.get();
   options.default_seed = RandomSeed();
+  // Detect expectations without alerts.alertmanager read what Alertmanager
+  // pushed to the webhook receiver (none configured: such runs fail, exit 2).
+  options.alert_source = alert_webhook_ ? alert_board_.get() : nullptr;
   if (needs_embedded) {
     FL_ASSIGN_OR_RETURN(options.embedded_address, EmbeddedAddress());
   }
@@ -718,6 +729,7 @@ void ServeDaemon::Shutdown(const std::string& reason) {
     runs_.clear();
   }
   if (server_) server_->Wait();
+  alert_webhook_.reset();  // no run is left to read the board
   std::lock_guard lock(embedded_mu_);
   embedded_.reset();
 }

@@ -22,6 +22,11 @@
 // `skipped` and a "schedule.skipped" (or "schedule.missed") event saying why,
 // so `faultline runs` and `faultline show` list them.
 //
+// With `alertmanager_webhook` configured, Start() also listens for
+// Alertmanager webhook posts (alert_webhook.h) and every run gets the board
+// they feed as its alert source (detect expectations without
+// alerts.alertmanager).
+//
 // Experiments without targets run against one embedded local agent that the
 // daemon starts on first need and keeps until it exits (a child process that
 // halts when the daemon dies, even by kill -9).
@@ -44,6 +49,8 @@
 #include "absl/time/time.h"
 #include "controller/run/embedded_agent.h"
 #include "controller/run/stop_signal.h"
+#include "controller/drill/alert_source.h"
+#include "controller/serve/alert_webhook.h"
 #include "controller/serve/config.h"
 #include "controller/serve/fleet.h"
 #include "controller/serve/scheduler.h"
@@ -78,8 +85,9 @@ class ServeDaemon {
   ~ServeDaemon();  // Shutdown("daemon destroyed") if still running
 
   // Handles fires missed while down, starts the gRPC server on
-  // config.listen and the scheduler thread. Returns the bound address.
-  // Unavailable if the address cannot be bound.
+  // config.listen and the scheduler thread (and, when configured, the
+  // Alertmanager webhook receiver, first). Returns the bound address.
+  // Unavailable if an address cannot be bound.
   absl::StatusOr<std::string> Start();
 
   // Stops taking requests, stops every active run (each reverts its faults),
@@ -117,6 +125,12 @@ class ServeDaemon {
   bool WaitIdle(std::chrono::milliseconds timeout);
 
   JournalStore* store() { return store_.get(); }
+
+  // "HOST:PORT" of the Alertmanager webhook receiver (config
+  // alertmanager_webhook.listen) once Start() has bound it; "" = none.
+  std::string alert_webhook_address() const {
+    return alert_webhook_ ? alert_webhook_->address() : "";
+  }
 
  private:
   struct ActiveRun;
@@ -176,6 +190,11 @@ class ServeDaemon {
 
   std::mutex embedded_mu_;
   std::unique_ptr<EmbeddedAgent> embedded_;  // guarded by embedded_mu_
+
+  // Alerts Alertmanager pushed (alertmanager_webhook), shared by every run
+  // as RunOptions::alert_source; the board outlives its server.
+  std::unique_ptr<WebhookBoard> alert_board_;
+  std::unique_ptr<AlertWebhookServer> alert_webhook_;
 
   std::unique_ptr<grpc::Service> service_;
   std::unique_ptr<grpc::Server> server_;
