@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "common/units.h"
+#include "controller/notify/notifier.h"
 #include "controller/plan/plan.h"
 #include "controller/run/control_events.h"
 #include "controller/run/runner.h"
@@ -475,7 +476,20 @@ absl::StatusOr<std::string> ServeDaemon::StartRun(std::shared_ptr<Experiment> ex
   runs_.push_back(std::move(owned));
   // Started under mu_, so nobody can reap the run before `thread` is set.
   run->thread = std::thread([this, run, options] {
-    Runner runner(*run->spec, store_.get(), &run->stop, options, [this, run](const Event&) {
+    // `notify:` -- chat updates of this run, sent from the notifier's thread.
+    std::unique_ptr<Notifier> notifier;
+    if (run->spec->notify.has_value()) {
+      auto created = Notifier::Create(*run->spec->notify);
+      if (created.ok()) {
+        notifier = std::move(*created);
+      } else {
+        spdlog::warn("notify disabled run_id={} error={}", run->run_id,
+                     created.status().ToString());
+      }
+    }
+    Notifier* notify = notifier.get();
+    Runner runner(*run->spec, store_.get(), &run->stop, options, [this, run, notify](const Event& e) {
+      if (notify != nullptr) notify->OnEvent(e);
       {
         std::lock_guard lock(mu_);
         run->started = true;
@@ -499,6 +513,7 @@ absl::StatusOr<std::string> ServeDaemon::StartRun(std::shared_ptr<Experiment> ex
       ++event_counter_;
     }
     cv_.notify_all();
+    if (notifier) notifier->Close(std::chrono::steady_clock::now() + std::chrono::seconds(5));
   });
   cv_.wait(lock, [run] { return run->started; });
   if (!run->error.ok()) return run->error;
