@@ -117,8 +117,9 @@ std::string RenderComparison(CompareFormat format, const RunRecord& a,
 
 // `faultline show RUN`: header (with kind, hypothesis, roles and labels when
 // recorded), one "+MM:SS.mmm  event.type  details" line per
-// event (details wrapped to fit 80 columns), then expectations with their
-// measured times, probe deviation spans, the verdict and a warning for every
+// event (details wrapped to fit 80 columns), then each fault on one entry
+// (host, engine, parameters, applied/reverted, observed), expectations with
+// their measured times, probe deviation spans, the verdict and a warning for every
 // fault with no revert on record.
 std::string RenderTimeline(const RunRecord& run, const std::vector<Event>& events);
 

@@ -422,6 +422,8 @@ TEST(ReviewFormatsTest, MarkdownJsonAndShowCarryRolesHypothesisAndExpectations) 
   EXPECT_THAT(show, HasSubstr("Roles       incident commander: alice; observers: carol, dan; scribe: bob\n"));
   EXPECT_THAT(show, HasSubstr("Labels      team=payments tier=1\n"));
   EXPECT_THAT(show, HasSubstr("Expect      detect DatabaseLatencyHigh within 1m00s: met, time to detect 45.0s"));
+  EXPECT_THAT(show, HasSubstr("Fault       r1-f2 cpu.pressure @ db-2 via cgroup: load=80; applied +00:06.000,\n"
+                              "            reverted +01:06.000 (held 1m00s); observed load_pct=80.1\n"));
   EXPECT_THAT(show, HasSubstr("Deviation   checkout failing +00:40.000 to +02:20.000, 1m40s, 10 failures\n"));
   EXPECT_THAT(show, HasSubstr("drill.detected   DatabaseLatencyHigh firing after 45.0s"));
   EXPECT_THAT(show, HasSubstr("drill.recovered  checkout recovered after 12.0s from last-revert"));

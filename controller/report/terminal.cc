@@ -142,6 +142,28 @@ std::string RenderTimeline(const RunRecord& run, const std::vector<Event>& event
   }
   out += "\n";
 
+  // Each fault once, start to end, for people who do not want to pair
+  // applied/reverted lines up by id.
+  for (const FaultView& f : view.faults) {
+    std::string line = absl::StrCat(f.fault_id, " ", f.kind, " @ ", f.agent.empty() ? "?" : f.agent,
+                                    f.engine.empty() ? "" : " via " + f.engine);
+    if (!f.ParamsText().empty()) absl::StrAppend(&line, ": ", f.ParamsText());
+    if (f.applied_ms) absl::StrAppend(&line, "; applied ", FormatOffset(*f.applied_ms));
+    if (f.reverted_ms) {
+      absl::StrAppend(&line, ", reverted ", FormatOffset(*f.reverted_ms));
+      if (f.applied_ms) absl::StrAppend(&line, " (held ", FormatSpan(*f.reverted_ms - *f.applied_ms), ")");
+    } else if (f.applied_ms) {
+      absl::StrAppend(&line, IsFinal(run.status) ? ", no revert recorded" : ", active");
+    }
+    if (f.failed_ms) {
+      absl::StrAppend(&line, "; FAILED ", FormatOffset(*f.failed_ms), ": ",
+                      f.code.empty() ? "" : f.code + ": ", f.error);
+    }
+    if (f.observed.is_object() && !f.observed.empty()) {
+      absl::StrAppend(&line, "; observed ", KeyValues(f.observed));
+    }
+    Field(out, "Fault", line);
+  }
   for (const ExpectationView& x : view.expectations) {
     std::string line = absl::StrCat(x.Name(), ": ", x.OutcomeName());
     if (x.measured_ms) {
