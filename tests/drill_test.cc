@@ -15,7 +15,8 @@
 // in-process with a temporary SQLite journal. The test checks the measured
 // time to detect against the alert's real firing time read back from
 // Prometheus, and the measured time to recover against the journaled probe
-// history. Further cases: an alert that never fires (drill.missed, exit 1), a
+// history. The same drill without alerts.alertmanager detects through serve's
+// webhook receiver, fed by the real Alertmanager. Further cases: an alert that never fires (drill.missed, exit 1), a
 // detect expectation with no alert source (exit 2, nothing injected), a dry
 // run (expectations skipped), and metadata in run.started.
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include "controller/probes/probe.h"
 #include "controller/run/embedded_agent.h"
 #include "controller/run/runner.h"
+#include "controller/serve/alert_webhook.h"
 #include "controller/spec/experiment.h"
 #include "controller/store/sqlite_store.h"
 #include "gmock/gmock.h"
@@ -309,6 +311,42 @@ TEST_F(DrillTest, MeasuresDetectionAndRecoveryAgainstPrometheus) {
   std::printf("time to recover %lld ms after the revert\n",
               static_cast<long long>(*first_pass - reference));
   EXPECT_TRUE(OfType(events, "drill.missed").empty()) << Dump(events);
+}
+
+TEST_F(DrillTest, DetectsThroughServesWebhookReceiver) {
+  // Alertmanager -> POST -> serve's receiver -> board -> the run's watcher.
+  controller::WebhookBoard board;
+  auto receiver = controller::AlertWebhookServer::Start("127.0.0.1:0", &board);
+  ASSERT_TRUE(receiver.ok()) << receiver.status();
+  alertmanager_.reset();
+  auto am = AlertmanagerServer::Start((*receiver)->url());
+  ASSERT_TRUE(am.ok()) << am.status();
+  alertmanager_ = std::move(*am);
+  ASSERT_NO_FATAL_FAILURE(StartStack());
+  std::string yaml = kDrill;
+  yaml.replace(yaml.find("alerts: {alertmanager: \"$AM\", poll: 500ms}"),
+               std::string("alerts: {alertmanager: \"$AM\", poll: 500ms}").size(),
+               "alerts: {poll: 500ms}");
+  Experiment e = Parse(yaml, db_.child.pid());
+  ASSERT_TRUE(e.alerts.alertmanager.empty());
+  RunOutcome outcome = Run(e, "webhook", /*dry_run=*/false, &board);
+  std::vector<Event> events = Events();
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.verdict << "\n" << Dump(events);
+  auto detected = OfType(events, "drill.detected");
+  ASSERT_EQ(detected.size(), 1u) << Dump(events);
+  const nlohmann::json& d = detected[0].data;
+  EXPECT_EQ(d["source"], "webhook");
+  std::optional<int64_t> fired = FiredAtMs("DatabaseLatencyHigh");
+  ASSERT_TRUE(fired.has_value());
+  EXPECT_NEAR(d["alert_starts_unix_ms"].get<int64_t>(), *fired, 5);
+  // seen = when the receiver got Alertmanager's post: after the firing, and
+  // within one evaluation interval plus Alertmanager's dispatch (group_wait
+  // 0s; its dispatcher and the HTTP post take milliseconds) of it.
+  const int64_t lag = d["seen_unix_ms"].get<int64_t>() - *fired;
+  EXPECT_GE(lag, -100);
+  EXPECT_LE(lag, 1000 + 500);
+  std::printf("webhook: seen %lld ms after Prometheus fired\n", static_cast<long long>(lag));
+  EXPECT_EQ(OfType(events, "drill.recovered").size(), 1u) << Dump(events);
 }
 
 constexpr char kMissing[] = R"(apiVersion: faultline/v1
