@@ -157,13 +157,21 @@ absl::StatusOr<std::string> DrillFromRun(const RunRecord& run, const std::vector
   // What happened: the method's start, the faults applied, the hosts.
   std::optional<int64_t> method_start;
   std::optional<uint64_t> seed;
-  std::map<std::string, std::string> address_of;  // host name -> agent address
-  std::map<std::string, AppliedStep> steps;       // by path
+  std::map<std::string, std::string> address_of;     // host name -> agent address
+  std::map<std::string, AppliedStep> steps;          // by path
+  std::map<std::string, int64_t> planned_offset_ms;  // by path, from the plan
   for (const Event& e : events) {
     if (e.type == "step.started" && !method_start) method_start = e.unix_ms;
     if (e.type == "plan" && e.data.is_object()) {
       if (e.data.contains("seed") && e.data["seed"].is_number_unsigned()) {
         seed = e.data["seed"].get<uint64_t>();
+      }
+      if (e.data.contains("faults") && e.data["faults"].is_array()) {
+        for (const nlohmann::json& fault : e.data["faults"]) {
+          if (fault.is_object() && fault.contains("offset_ms") && fault["offset_ms"].is_number()) {
+            planned_offset_ms[JsonString(fault, "path")] = fault["offset_ms"].get<int64_t>();
+          }
+        }
       }
       if (e.data.contains("hosts") && e.data["hosts"].is_array()) {
         for (const nlohmann::json& host : e.data["hosts"]) {
@@ -209,7 +217,15 @@ absl::StatusOr<std::string> DrillFromRun(const RunRecord& run, const std::vector
   std::stable_sort(order.begin(), order.end(), [](const AppliedStep* a, const AppliedStep* b) {
     return a->first_applied_unix_ms < b->first_applied_unix_ms;
   });
-  const int64_t start = method_start.value_or(order.front()->first_applied_unix_ms);
+  // Offsets keep the spacing the faults really had, anchored where the plan
+  // put the first one: the latency from the method's start to the first
+  // apply is not added again on every replay. Without a plan offset, the
+  // method's start is the anchor.
+  const AppliedStep& first = *order.front();
+  auto planned = planned_offset_ms.find(first.path);
+  const int64_t start = planned != planned_offset_ms.end()
+                            ? first.first_applied_unix_ms - planned->second
+                            : method_start.value_or(first.first_applied_unix_ms);
 
   // Targets: the hosts each group actually had faults on.
   std::map<std::string, std::set<std::string>> groups;

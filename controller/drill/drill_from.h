@@ -14,16 +14,20 @@
 //                       addresses of the hosts actually faulted (from the
 //                       plan's hosts); inventory names in comments. Faults on
 //                       the embedded agent get no target.
-//   timeline            one entry per fault step that applied at least once:
-//                       at = first fault.applied of the step - first
-//                       step.started of the run (ms precision, times the
-//                       speed), the step's fault/params/duration/ramp/flap
-//                       copied from the source file as written; ordered by at
+//   timeline            one entry per fault step that applied at least once,
+//                       ordered by at: at = (first fault.applied of the step
+//                       - first fault.applied of the run) x speed + the
+//                       planned offset of the run's first fault (plan event;
+//                       without it, the first step.started is time zero),
+//                       ms precision; the step's fault/params/duration/
+//                       ramp/flap copied from the source file as written
 //   steady_state, abort_when, rollback, expect, alerts, notify
 //                       copied from the source file as written
 //
-// Offsets come from the journal's event times, so each replay generation
-// may drift by the apply latency of its first fault (a few ms).
+// Offsets come from the journal's event times: the spacing between faults
+// is kept to the millisecond as it happened (apply latencies included), the
+// constant delay before the first apply is not, so replays of replays do not
+// drift by it.
 // Pure functions, thread-safe.
 #ifndef FAULTLINE_CONTROLLER_DRILL_DRILL_FROM_H_
 #define FAULTLINE_CONTROLLER_DRILL_DRILL_FROM_H_

@@ -102,7 +102,8 @@ Experiment MustParse(const std::string& yaml) {
 }
 
 TEST(DrillFromTest, ReplaysAnExperimentRunOnTheSameHostsAtTheSameOffsets) {
-  absl::StatusOr<std::string> yaml = DrillFromRun(SourceRun(kSourceExperiment), ExperimentJournal());
+  absl::StatusOr<std::string> yaml =
+      DrillFromRun(SourceRun(kSourceExperiment), ExperimentJournal());
   ASSERT_TRUE(yaml.ok()) << yaml.status();
   const Experiment drill = MustParse(*yaml);
   const Experiment source = MustParse(kSourceExperiment);
@@ -162,7 +163,11 @@ timeline:
 TEST(DrillFromTest, ReplaysADrillInItsOwnTimeBase) {
   const std::vector<Event> events = {
       At(-10, "run.started", {{"experiment", "x"}, {"speed", 10}}),
-      At(-5, "plan", {{"seed", 7u}, {"hosts", {{{"name", "local"}, {"address", "unix:/x"}}}}}),
+      At(-5, "plan",
+         {{"seed", 7u},
+          {"hosts", {{{"name", "local"}, {"address", "unix:/x"}}}},
+          {"faults",
+           {{{"path", "1.1.1"}, {"offset_ms", 0}}, {{"path", "1.2.2"}, {"offset_ms", 15025}}}}}),
       At(0, "step.started", {{"path", "1"}}),
       At(3, "fault.applied", Applied("1.1.1", "local", "local")),
       At(15028, "fault.applied", Applied("1.2.2", "local", "local")),
@@ -178,9 +183,11 @@ TEST(DrillFromTest, ReplaysADrillInItsOwnTimeBase) {
   EXPECT_EQ(drill.seed, 7u);
   EXPECT_TRUE(drill.targets.empty());  // the embedded agent, as in the source run
   ASSERT_EQ(drill.timeline.size(), 2u);
-  EXPECT_EQ(drill.timeline[0].at, milliseconds(30));
-  EXPECT_EQ(drill.timeline[1].at, milliseconds(150280));
-  EXPECT_THAT(*yaml, HasSubstr("at: 2m30.28s"));
+  // Anchored at the first fault's planned offset (0s, not the 3 ms it took
+  // to apply), spaced as applied: 15.025 s at 10x.
+  EXPECT_EQ(drill.timeline[0].at, milliseconds(0));
+  EXPECT_EQ(drill.timeline[1].at, milliseconds(150250));
+  EXPECT_THAT(*yaml, HasSubstr("at: 2m30.25s"));
   for (int i = 0; i < 2; ++i) {
     EXPECT_EQ(drill.timeline[i].step.spec.SerializeAsString(),
               source.timeline[i].step.spec.SerializeAsString());
@@ -189,7 +196,7 @@ TEST(DrillFromTest, ReplaysADrillInItsOwnTimeBase) {
   ASSERT_TRUE(drill.timeline[0].step.flap.has_value());
   EXPECT_EQ(drill.timeline[0].step.flap->off, std::chrono::seconds(20));
   // The built method runs at the same wall-clock pace as the source's.
-  EXPECT_EQ(drill.method[0].steps[1].steps[0].duration, milliseconds(15028));
+  EXPECT_EQ(drill.method[0].steps[1].steps[0].duration, milliseconds(15025));
   EXPECT_EQ(drill.method[0].steps[1].steps[1].duration,
             source.method[0].steps[1].steps[1].duration);
 }
