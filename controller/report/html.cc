@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
+#include <utility>
 #include <set>
 #include <string>
 #include <vector>
@@ -60,7 +62,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 .verdict{font-weight:600;padding:6px 10px;border-radius:4px;display:inline-block;margin:6px 0}
 .status-passed{background:#e3f4e5;color:#1b5e20}.status-deviated,.status-failed,.status-aborted,.status-interrupted{background:#fde7e7;color:#8e1b1b}
 .status-running,.status-skipped{background:#eef1f4;color:#37424d}
-.context dt{font-weight:600;float:left;clear:left;width:170px}.context dd{margin:0 0 4px 180px}
+.context dt{font-weight:600;float:left;clear:left;width:170px}.context dt.role::first-letter{text-transform:uppercase}.context dd{margin:0 0 4px 180px}
 table{border-collapse:collapse;margin:6px 0 12px;width:100%}th,td{border:1px solid #d8dde3;padding:4px 7px;text-align:left;vertical-align:top}
 th{background:#f3f5f7}td.num{text-align:right;font-variant-numeric:tabular-nums}td.ok{color:#1b5e20;font-weight:600}td.bad{color:#b71c1c;font-weight:600}
 code,pre{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12.5px}pre{background:#f6f8fa;padding:10px;overflow:auto}
@@ -70,7 +72,8 @@ svg text{font:11px system-ui,sans-serif;fill:#1d2329}svg .axis line{stroke:#c5cc
 svg .lane-bg{fill:#f4f6f8}svg .probe-lane .lane-bg{fill:#f7f9f7}svg .lane-label{font-weight:600}
 svg .fault-bar rect{fill:#f7a350;stroke:#c56a14}svg .fault-bar.open rect{stroke-dasharray:4 3;fill:#f9c48d}
 svg .fault-bar.failed rect{fill:#e57373;stroke:#b71c1c}svg .fault-bar text{font-size:10.5px}
-svg .deviation{fill:#f8d7d7}svg .probe-series{fill:none;stroke:#90a4ae;stroke-width:1}
+svg .deviation{fill:#f8d7d7}svg .expect-window rect{fill:#e8eaf6;stroke:#7986cb}
+svg .expect-window.met rect{fill:#e3f4e5;stroke:#66bb6a}svg .expect-window.missed rect{fill:#fde7e7;stroke:#e57373}svg .probe-series{fill:none;stroke:#90a4ae;stroke-width:1}
 svg .probe-mark.pass{fill:#2e7d32}svg .probe-mark.fail{fill:#c62828;stroke:#fff;stroke-width:1}
 svg .marker line{stroke-width:1.5;stroke-dasharray:5 3}svg .marker text{font-size:10.5px}
 svg .marker.note line{stroke:#1565c0}svg .marker.note text{fill:#0d47a1}
@@ -110,7 +113,7 @@ class Timeline {
       if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) hosts.push_back(host);
     }
     for (const std::string& host : hosts) y = HostLane(body, host, y);
-    // Probe lanes: one per probe, in first-result order.
+    // Probe lanes: one per probe, in first-result order; then expectations.
     std::vector<std::string> probes;
     for (const ProbeResultView& p : view_.probes) {
       if (std::find(probes.begin(), probes.end(), p.probe) == probes.end()) {
@@ -118,6 +121,7 @@ class Timeline {
       }
     }
     for (const std::string& probe : probes) y = ProbeLane(body, probe, y);
+    y = ExpectLane(body, y);
     if (hosts.empty() && probes.empty()) {
       absl::StrAppend(&body, "<text class=\"empty\" x=\"", Px(kLeft), "\" y=\"", Px(y + 16),
                       "\">No faults or probe results recorded.</text>\n");
@@ -314,6 +318,57 @@ class Timeline {
                       "\" data-offset-ms=\"", p.offset_ms, "\" cx=\"", Px(X(p.offset_ms)),
                       "\" cy=\"", Px(cy(p)), "\" r=\"", p.ok ? "3.5" : "4.5", "\"><title>",
                       Esc(title), "</title></circle>\n");
+    }
+    out += "</g>\n";
+    return y + h;
+  }
+
+  // Where an expectation's clock starts: the recorded reference, else the
+  // first fault applied (detect, recover from first-fault) or the last revert.
+  std::optional<int64_t> Reference(const ExpectationView& x) const {
+    if (x.reference_ms) return x.reference_ms;
+    std::optional<int64_t> first, last;
+    for (const FaultView& f : view_.faults) {
+      if (f.applied_ms && (!first || *f.applied_ms < *first)) first = f.applied_ms;
+      if (f.reverted_ms && (!last || *f.reverted_ms > *last)) last = f.reverted_ms;
+    }
+    if (x.type == "recover" && x.from != "first-fault") return last;
+    return first;
+  }
+
+  // One lane with each expectation's target window (reference to reference
+  // + within), coloured by its outcome.
+  double ExpectLane(std::string& out, double y) const {
+    std::vector<std::pair<const ExpectationView*, int64_t>> windows;
+    for (const ExpectationView& x : view_.expectations) {
+      std::optional<int64_t> ref = Reference(x);
+      if (x.within_ms && ref) windows.emplace_back(&x, *ref);
+    }
+    if (windows.empty()) return y;
+    const double h = windows.size() * kRow + 8;
+    absl::StrAppend(&out, "<g class=\"lane expect-lane\">\n<rect class=\"lane-bg\" x=\"0\" y=\"", Px(y),
+                    "\" width=\"", kWidth, "\" height=\"", Px(h - 2),
+                    "\"/>\n<text class=\"lane-label\" x=\"8\" y=\"", Px(y + 15),
+                    "\">expectations</text>\n");
+    for (size_t i = 0; i < windows.size(); ++i) {
+      const ExpectationView& x = *windows[i].first;
+      const int64_t from = windows[i].second, to = from + *x.within_ms;
+      double x1 = X(from), x2 = std::max(X(std::min(to, end_)), x1 + 4);
+      double top = y + 4 + static_cast<double>(i) * kRow;
+      std::string title = absl::StrCat(x.Name(), ": ", x.OutcomeName(),
+                                       x.measured_ms ? " after " + FormatSpan(*x.measured_ms) : "",
+                                       "\nwindow ", FormatOffset(from), " to ", FormatOffset(to));
+      if (!x.Detail().empty()) absl::StrAppend(&title, "\n", x.Detail());
+      size_t fits = static_cast<size_t>(std::max(0.0, (x2 - x1 - 6) / 6.0));
+      absl::StrAppend(&out, "<g class=\"expect-window ", x.OutcomeName(), "\" data-expectation=\"",
+                      Esc(x.Name()), "\" data-outcome=\"", x.OutcomeName(), "\"><title>", Esc(title),
+                      "</title><rect x=\"", Px(x1), "\" y=\"", Px(top), "\" width=\"", Px(x2 - x1),
+                      "\" height=\"", Px(kRow - 4), "\" rx=\"2\"/>");
+      if (fits >= 3) {
+        absl::StrAppend(&out, "<text x=\"", Px(x1 + 3), "\" y=\"", Px(top + 12), "\">",
+                        Esc(Shorten(x.Name(), fits)), "</text>");
+      }
+      out += "</g>\n";
     }
     out += "</g>\n";
     return y + h;

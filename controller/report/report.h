@@ -67,15 +67,24 @@ absl::StatusOr<ReportFormat> ParseReportFormat(const std::string& name);
 //        <circle class="probe-mark pass|fail" data-probe data-phase
 //        data-offset-ms> per result (height = latency, <title> = values),
 //        a <polyline class="probe-series"> and <rect class="deviation"> spans;
+//      <g class="lane expect-lane"> when expectations have targets: per
+//        expectation a <g class="expect-window met|missed|pending"
+//        data-expectation=NAME data-outcome> from its reference (first fault
+//        or last revert) to reference + within;
 //      <g class="marker K" data-kind=K data-offset-ms>, K one of note,
 //        detect, recover, missed, abort, lease, interrupt: a vertical line
 //        and a label.
 //    Then sections #context (hypothesis, roles dt.role[data-role], labels),
 //    #summary, #expectations, #faults, #probes, #notes, #events, #source.
-//  kJson: {"report_version": 1, "run": {...}, "summary": {...},
-//    "events": [{seq, unix_ms, offset_ms, type, data}]}, keys sorted, stable.
-//  kJunit: one root <testsuite name="faultline.<experiment>"> (valid against
-//    the Ant and Jenkins junit schemas), run metadata as <properties>, the
+//  kJson: {"report_version": 1, "run": {... kind, hypothesis, owner, roles,
+//    labels, speed}, "summary": {...}, "expectations": [{type, subject, name,
+//    within_ms, from, outcome: met|missed|pending, measured_ms, at_offset_ms,
+//    reference_offset_ms, source, reason}], "deviations": [{probe,
+//    start_offset_ms, end_offset_ms (null: never passed again), duration_ms,
+//    failures}], "events": [{seq, unix_ms, offset_ms, type, data}]}, keys
+//    sorted, stable.
+//  kJunit: one root <testsuite name="faultline.<experiment>">, run metadata
+//    as <properties>, the
 //    timeline as <system-out>; a testcase per probe result (classname steady_state.before/after) and per
 //    method step (classname method, name "step N: label"); a fault step with a
 //    fault.failed fails, a step cut short by abort / lease loss / interruption
@@ -110,7 +119,8 @@ absl::StatusOr<CompareFormat> ParseCompareFormat(const std::string& name);
 // deviation spans and total deviated time. Runs of different experiments are
 // compared anyway, under a warning line ("warning: ..."; JSON: "warnings").
 // kJson: {"compare_version": 1, "a": {...}, "b": {...}, "rows": [{"metric",
-// "a", "b", "delta"}], "warnings": [...]}.
+// "a", "b", "delta"} (+ "unit": "ms"|"count", "a_value", "b_value",
+// "delta_value" for figures)], "warnings": [...]}.
 std::string RenderComparison(CompareFormat format, const RunRecord& a,
                              const std::vector<Event>& a_events, const RunRecord& b,
                              const std::vector<Event>& b_events);

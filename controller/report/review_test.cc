@@ -166,6 +166,9 @@ TEST(HtmlReportTest, SelfContainedWithLanesBarsMarksAndMarkers) {
   EXPECT_EQ(Count(html, "<g class=\"marker recover\""), 1u);
   EXPECT_EQ(Count(html, "<g class=\"marker abort\""), 1u);
   EXPECT_THAT(html, HasSubstr("<g class=\"marker detect\" data-kind=\"detect\" data-offset-ms=\"50000\""));
+  EXPECT_EQ(Count(html, "<g class=\"lane expect-lane\">"), 1u);
+  EXPECT_THAT(html, HasSubstr("<g class=\"expect-window met\" data-expectation=\"detect DatabaseLatencyHigh within 1m00s\""));
+  EXPECT_THAT(html, HasSubstr("<g class=\"expect-window met\" data-expectation=\"recover checkout within 30.0s from last-revert\""));
   // Tick labels along the axis.
   EXPECT_THAT(html, HasSubstr(">+01:00</text>"));
   // Tooltips carry the values.
