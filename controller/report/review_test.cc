@@ -288,6 +288,21 @@ TEST_F(JunitSchemaTest, MetPendingAndPlainRunsAreValid) {
                                      ToEvents(odd, {{0, "note", {{"text", "]]><x/>"}}},
                                                     {1, "probe.result", {{"probe", "<p>"}, {"ok", false}}}}));
   EXPECT_TRUE(Valid(escaped, &log)) << log << escaped;
+  // Failures and errors from steps: a fault that failed, a step cut short.
+  RunRecord aborted = DrillRun();
+  aborted.status = RunStatus::kAborted;
+  aborted.exit_code = 3;
+  std::string errors = RenderReport(
+      ReportFormat::kJunit, aborted,
+      ToEvents(aborted, {{0, "step.started", {{"index", 1}, {"kind", "fault"}, {"label", "kill"}}},
+                         {5, "fault.failed", {{"fault_id", "f"}, {"kind", "process.kill"}, {"agent", "h"},
+                                              {"error", "no process"}, {"code", "NOT_FOUND"}}},
+                         {6, "step.started", {{"index", 2}, {"kind", "wait"}, {"label", "wait"}}},
+                         {9, "lease.lost", {{"agent", "h"}, {"error", "gone"}}},
+                         {10, "run.aborted", {{"reason", "stop"}}}}));
+  EXPECT_TRUE(Valid(errors, &log)) << log << errors;
+  EXPECT_THAT(errors, HasSubstr("<failure message="));
+  EXPECT_THAT(errors, HasSubstr("<error message="));
 }
 
 TEST_F(JunitSchemaTest, SchemaRejectsWhatCiWouldReject) {
