@@ -200,7 +200,9 @@ std::vector<std::string> LiveView::Render(int64_t now, size_t width) const {
     if (top_steps_ > 0) absl::StrAppend(&step, "/", top_steps_);
     absl::StrAppend(&step, ": ", step_label_);
     auto d = options_.step_durations.find(step_path_);
-    if (d != options_.step_durations.end() && d->second.count() > 0) {
+    if (!abort_.empty()) {
+      absl::StrAppend(&step, " | stopped");
+    } else if (d != options_.step_durations.end() && d->second.count() > 0) {
       absl::StrAppend(&step, step_kind_ == "pause" ? " | times out in " : " | time left ",
                       FormatClock(step_started_ms_ + d->second.count() - now));
     }

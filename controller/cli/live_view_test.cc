@@ -144,6 +144,7 @@ TEST_F(LiveViewTest, ShowsStepTimeLeftFaultsPerHostProbesAndHowToStop) {
   EXPECT_THAT(frame, Not(HasSubstr("db-1")));
   EXPECT_THAT(frame,
               HasSubstr("ABORTING: interrupted by SIGINT (Ctrl-C) -- reverting every fault"));
+  EXPECT_THAT(frame, HasSubstr("step 2/2: parallel (2 steps) | stopped"));
   view_.OnEvent(Ev(41'700, "fault.reverted", {{"fault_id", "f.db-2"}, {"agent", "db-2"}}));
   view_.OnEvent(Ev(41'700, "fault.reverted", {{"fault_id", "f.cpu"}, {"agent", "embedded"}}));
   view_.OnEvent(Ev(41'800, "abort.reverted", {{"revert_ms", 300}, {"all_reverted", true}}));

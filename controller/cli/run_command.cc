@@ -118,9 +118,8 @@ class LiveTerminal {
     if (done_) return;
     input_line_ = false;
     std::string out = Erase();
-    Draw(&out);
-    out += "\n";
-    Write(out);
+    Draw(&out);  // writes `out`
+    Write("\n");
     done_ = true;
     drawn_ = 0;
   }
