@@ -98,7 +98,7 @@ std::optional<nlohmann::json> UpdateFormatter::Format(const Event& event) {
   const nlohmann::json& d = event.data;
   const std::string& run = event.run_id;
   const std::string abort_hint =
-      absl::StrCat("stop it with Ctrl-C in its terminal or `faultline abort ", run, "`");
+      absl::StrCat("stop everything: `faultline abort ", run, "` (or Ctrl-C where it runs)");
   Parts p;
   const std::string& t = event.type;
   if (t == "run.started") {

@@ -1,5 +1,6 @@
 #include "controller/notify/notifier.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -272,17 +273,20 @@ TEST(NotifierTest, HangingWebhookBlocksNeitherEventsNorClose) {
   auto notifier = Notifier::Create(spec, options);
   ASSERT_TRUE(notifier.ok());
   // The first update is in flight (hanging); the rest fill and overflow the queue.
-  auto slowest = SteadyClock::duration::zero();
+  std::vector<SteadyClock::duration> took;
   for (int i = 0; i < 50; ++i) {
     for (const Event& e : SyntheticRun()) {
       auto start = SteadyClock::now();
       (*notifier)->OnEvent(e);
-      slowest = std::max(slowest, SteadyClock::now() - start);
+      took.push_back(SteadyClock::now() - start);
     }
   }
-  // Formatting and enqueueing only: far below a millisecond; the bound is
-  // generous for a loaded CI machine, and far below one network round.
-  EXPECT_LT(slowest, milliseconds(20));
+  // OnEvent only formats and enqueues: the typical call takes microseconds.
+  // The median is immune to the odd descheduled call on a loaded machine; a
+  // call that waited for the hanging webhook would take its 30 s timeout.
+  std::sort(took.begin(), took.end());
+  EXPECT_LT(took[took.size() / 2], milliseconds(1));
+  EXPECT_LT(took.back(), milliseconds(2000));
   const auto close_start = SteadyClock::now();
   (*notifier)->Close(close_start + milliseconds(300));
   const auto close_took = SteadyClock::now() - close_start;
