@@ -304,7 +304,10 @@ void ExpectationWatcher::RecoverLoop(Recover* r) {
         r->resolved = true;
         return;
       }
-      if (NowUnixMs() > deadline) {
+      // A first-fault probe that has passed throughout is not late: whether
+      // it never deviated is decided once the method is over.
+      const bool undecided = result.ok && !r->failed_seen && !method_over_;
+      if (!undecided && NowUnixMs() > deadline) {
         MissLocked("recover", probe.name, spec.within,
                    absl::StrCat(probe.name, " still failing ", FormatDuration(spec.within),
                                 " after the ", ReferenceName(spec.from),

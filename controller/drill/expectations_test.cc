@@ -209,7 +209,7 @@ TEST(ExpectationWatcher, RecoveryIsTheFirstPassAfterTheLastRevert) {
 TEST(ExpectationWatcher, ProbeThatNeverFailedNeverDeviated) {
   Experiment e = Drill();
   e.expect_recover.push_back({.probe = "health",
-                              .within = milliseconds(5000),
+                              .within = milliseconds(200),
                               .from = RecoverFrom::kFirstFault,
                               .where = {}});
   Events events;
@@ -221,8 +221,10 @@ TEST(ExpectationWatcher, ProbeThatNeverFailedNeverDeviated) {
   });
   const int64_t fault = NowMs();
   watcher.FaultApplied(fault);
-  std::this_thread::sleep_for(milliseconds(250));
+  // Longer than `within`: passing all along is not "still failing".
+  std::this_thread::sleep_for(milliseconds(400));
   EXPECT_TRUE(events.OfType("drill.recovered").empty());  // not yet known: method runs
+  EXPECT_TRUE(events.OfType("drill.missed").empty());
   watcher.FaultReverted(NowMs());
   watcher.Finish(&stop);
   auto recovered = events.OfType("drill.recovered");
@@ -231,6 +233,37 @@ TEST(ExpectationWatcher, ProbeThatNeverFailedNeverDeviated) {
   EXPECT_EQ(recovered[0]["time_to_recover_ms"], 0);
   EXPECT_EQ(recovered[0]["reference_unix_ms"], fault);
   EXPECT_EQ(recovered[0]["recovered_unix_ms"], fault);
+}
+
+TEST(ExpectationWatcher, FirstFaultRecoveryIsJudgedWhileTheMethodRuns) {
+  Experiment e = Drill();
+  e.expect_recover.push_back({.probe = "health",
+                              .within = milliseconds(5000),
+                              .from = RecoverFrom::kFirstFault,
+                              .where = {}});
+  std::atomic<bool> healthy{false};
+  Events events;
+  StopSignal stop;
+  ExpectationWatcher watcher(e, nullptr, events.Fn(), [&](const Probe&) {
+    ProbeResult r;
+    r.ok = healthy.load();
+    return r;
+  });
+  const int64_t fault = NowMs();
+  watcher.FaultApplied(fault);
+  std::this_thread::sleep_for(milliseconds(250));
+  healthy = true;
+  std::this_thread::sleep_for(milliseconds(400));
+  auto recovered = events.OfType("drill.recovered");  // before Finish
+  ASSERT_EQ(recovered.size(), 1u);
+  EXPECT_EQ(recovered[0]["from"], "first-fault");
+  EXPECT_EQ(recovered[0]["reference_unix_ms"], fault);
+  EXPECT_GE(recovered[0]["time_to_recover_ms"].get<int64_t>(), 250);
+  EXPECT_EQ(recovered[0]["never_deviated"], false);
+  watcher.FaultReverted(NowMs());
+  ExpectationSummary summary = watcher.Finish(&stop);
+  EXPECT_EQ(events.OfType("drill.recovered").size(), 1u);
+  EXPECT_THAT(summary.met[0], HasSubstr("after the first fault"));
 }
 
 TEST(ExpectationWatcher, ProbeStillFailingIsMissedAtTheDeadline) {
