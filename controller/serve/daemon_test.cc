@@ -422,5 +422,36 @@ TEST_F(DaemonTest, NotesContinueAndAbortAreJournalEvents) {
   EXPECT_EQ(daemon_->AbortRun(abort, &control).code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(DaemonTest, AlertWebhookIsEveryRunsAlertSource) {
+  Write("detect.yaml", Experiment("detect", "200ms") +
+                           "expect:\n  - detect: {alert: DatabaseLatencyHigh, within: 1s}\n");
+  // No receiver: nothing could be detected, so the run fails before injecting.
+  StartDaemon("");
+  EXPECT_EQ(daemon_->alert_webhook_address(), "");
+  absl::StatusOr<std::string> refused = Submit("detect.yaml");
+  if (refused.ok()) {
+    ASSERT_TRUE(daemon_->WaitIdle(std::chrono::seconds(10)));
+    nlohmann::json finished = EventData(*refused, "run.finished");
+    EXPECT_EQ(finished["exit_code"], 2) << finished.dump();
+    EXPECT_THAT(finished["verdict"].get<std::string>(), HasSubstr("alerts.alertmanager"));
+  } else {
+    EXPECT_THAT(refused.status().message(), HasSubstr("alerts.alertmanager"));
+  }
+
+  // With the receiver: the run has an alert source (the webhook board); this
+  // one injects nothing, so its expectation is skipped, and it passes.
+  StartDaemon("alertmanager_webhook: {listen: \"127.0.0.1:0\"}\n");
+  ASSERT_THAT(daemon_->alert_webhook_address(), HasSubstr("127.0.0.1:"));
+  absl::StatusOr<std::string> run_id = Submit("detect.yaml");
+  ASSERT_TRUE(run_id.ok()) << run_id.status();
+  ASSERT_TRUE(daemon_->WaitIdle(std::chrono::seconds(10)));
+  nlohmann::json finished = EventData(*run_id, "run.finished");
+  EXPECT_EQ(finished["exit_code"], 0) << finished.dump();
+  EXPECT_EQ(EventData(*run_id, "drill.skipped")["reason"], "no fault was applied");
+  nlohmann::json started = EventData(*run_id, "run.started");
+  ASSERT_EQ(started["expect"].size(), 1u) << started.dump();
+  EXPECT_EQ(started["expect"][0]["alert"], "DatabaseLatencyHigh");
+}
+
 }  // namespace
 }  // namespace faultline::controller
