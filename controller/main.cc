@@ -71,7 +71,14 @@ int Validate(const std::vector<std::string>& args) {
     std::vector<Diagnostic> diagnostics;
     auto experiment = LoadExperiment(file, &diagnostics);
     if (experiment.ok()) {
-      std::cout << file << ": ok (" << experiment->method.size() << " steps)\n";
+      if (experiment->kind == "Drill") {
+        size_t n = experiment->timeline.size();
+        std::cout << file << ": ok (drill: " << n << (n == 1 ? " timeline fault" : " timeline faults")
+                  << ")\n";
+      } else {
+        size_t n = experiment->method.size();
+        std::cout << file << ": ok (" << n << (n == 1 ? " step)\n" : " steps)\n");
+      }
       continue;
     }
     if (diagnostics.empty()) {

@@ -35,6 +35,7 @@
 #include "controller/run/embedded_agent.h"
 #include "controller/run/runner.h"
 #include "controller/run/stop_signal.h"
+#include "controller/spec/drill.h"
 #include "controller/spec/experiment.h"
 
 namespace po = boost::program_options;
@@ -279,7 +280,7 @@ int RunCommand(const std::vector<std::string>& args) {
   std::string file, junit;
   bool json = false, dry_run = false, plain = false;
   std::string lease_ttl_text = "10s";
-  std::string inventory_flag;
+  std::string inventory_flag, speed_flag;
   uint64_t seed_flag = 0;
   EmbeddedAgentOptions embedded;
   po::options_description options = CommonOptions(&common);
@@ -293,6 +294,8 @@ int RunCommand(const std::vector<std::string>& args) {
       ("inventory", po::value(&inventory_flag),
        "inventory file (wins over the experiment's inventory:)")
       ("seed", po::value(&seed_flag), "blast-radius seed (wins over the experiment's seed:)")
+      ("speed", po::value(&speed_flag),
+       "drills: time compression (10x), wins over the drill's speed:")
       ("lease-ttl", po::value(&lease_ttl_text)->default_value("10s"),
        "dead-man's switch: agents revert this run's faults if not renewed within this")
       ("agent-binary", po::value(&embedded.agent_binary), "faultline-agent for the embedded agent")
@@ -303,7 +306,8 @@ int RunCommand(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!ParseArgs(args, options, positional, &vm) || !InitLogs(common)) return kExitInvalid;
   if (vm.count("help") || file.empty()) {
-    std::cout << "usage: faultline run FILE [--inventory FILE] [--seed N] [--journal DB] [--json] "
+    std::cout << "usage: faultline run FILE [--inventory FILE] [--seed N] [--speed 10x] "
+                 "[--journal DB] [--json] "
                  "[--plain] [--junit FILE] [--dry-run]\n"
                  "On a terminal a live view shows the current step, active faults and probes; "
                  "lines typed while it runs are added as notes.\n"
@@ -321,6 +325,23 @@ int RunCommand(const std::vector<std::string>& args) {
     if (diagnostics.empty()) std::cerr << file << ": " << experiment.status().message() << "\n";
     for (const Diagnostic& d : diagnostics) std::cerr << d.ToString() << "\n";
     return kExitInvalid;
+  }
+  if (!speed_flag.empty()) {
+    if (experiment->kind != "Drill") {
+      std::cerr << "faultline: --speed is only for drills (kind: Drill); " << file << " is an "
+                << experiment->kind << "\n";
+      return kExitInvalid;
+    }
+    absl::StatusOr<double> speed = ParseSpeed(speed_flag);
+    absl::Status rebuilt = speed.ok() ? absl::OkStatus() : speed.status();
+    if (rebuilt.ok()) {
+      experiment->speed = *speed;
+      rebuilt = BuildDrillMethod(&*experiment);
+    }
+    if (!rebuilt.ok()) {
+      std::cerr << "faultline: --speed: " << rebuilt.message() << "\n";
+      return kExitInvalid;
+    }
   }
   auto prepared = PrepareRun(&*experiment, inventory_flag,
                              vm.count("seed") ? std::optional<uint64_t>(seed_flag) : std::nullopt,

@@ -1,7 +1,7 @@
 // The I/O half of probes and rollback actions: one HTTP exchange through
 // libcurl and one shell command with its output captured, both bounded in
-// time and size. probe.cc and action.cc build their verdicts on these; nothing
-// outside controller/probes uses them.
+// time and size. probe.cc and action.cc build their verdicts on these, and
+// controller/drill's Alertmanager poller reuses PerformHttp for its GETs.
 //
 // Both functions are thread-safe (no shared state; InitProbes() must have run
 // once before threads start) and never fail as functions: a failure is

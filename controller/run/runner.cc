@@ -827,6 +827,8 @@ absl::StatusOr<RunOutcome> Runner::Run() {
   record.experiment = experiment_.name;
   record.experiment_path = experiment_.path;
   record.source_text = experiment_.source_text;
+  record.kind = experiment_.kind;
+  record.labels = experiment_.labels;  // `faultline runs --tag` filters on them
   record.controller_pid = getpid();
   record.dry_run = options_.dry_run;
   char host[256] = {};
