@@ -35,15 +35,17 @@ std::string FormatDuration(std::chrono::milliseconds d) {
     out = "-";
     ms = -ms;
   }
-  if (ms % 1000 != 0 && ms < 60000) {
-    if (ms < 1000) return absl::StrCat(out, ms, "ms");
-    return absl::StrCat(out, absl::StrFormat("%.3gs", ms / 1000.0));
-  }
-  int64_t s = ms / 1000;
-  int64_t h = s / 3600, m = (s % 3600) / 60, sec = s % 60;
+  const int64_t h = ms / 3600000, m = (ms / 60000) % 60, s = (ms / 1000) % 60, frac = ms % 1000;
+  if (h == 0 && m == 0 && s == 0) return absl::StrCat(out, frac, "ms");
   if (h) absl::StrAppend(&out, h, "h");
   if (m) absl::StrAppend(&out, m, "m");
-  if (sec) absl::StrAppend(&out, sec, "s");
+  if (frac) {
+    std::string fraction = absl::StrFormat("%03d", frac);
+    while (fraction.back() == '0') fraction.pop_back();
+    absl::StrAppend(&out, s, ".", fraction, "s");
+  } else if (s) {
+    absl::StrAppend(&out, s, "s");
+  }
   return out;
 }
 

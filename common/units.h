@@ -20,7 +20,9 @@ namespace faultline {
 // InvalidArgument for anything else (negative, missing unit, garbage).
 absl::StatusOr<std::chrono::milliseconds> ParseDuration(absl::string_view text);
 
-// Prints the shortest exact form: 0s, 250ms, 5s, 1m30s, 2h.
+// Prints the shortest exact form, never rounded: 0s, 250ms, 1.234s, 1m30s,
+// 2m30.25s, 2h. ParseDuration reads every result back to the same number of
+// milliseconds (drill-from writes recorded offsets with it).
 std::string FormatDuration(std::chrono::milliseconds d);
 
 // Parses a byte size: integer with optional suffix K/M/G/T (powers of 1000),

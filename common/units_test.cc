@@ -28,6 +28,22 @@ TEST(FormatDurationTest, RoundTrips) {
   }
 }
 
+TEST(FormatDurationTest, NeverRoundsAndParsesBack) {
+  EXPECT_EQ(FormatDuration(milliseconds(0)), "0s");
+  EXPECT_EQ(FormatDuration(milliseconds(250)), "250ms");
+  EXPECT_EQ(FormatDuration(milliseconds(1234)), "1.234s");
+  EXPECT_EQ(FormatDuration(milliseconds(150250)), "2m30.25s");
+  EXPECT_EQ(FormatDuration(milliseconds(60250)), "1m0.25s");
+  EXPECT_EQ(FormatDuration(milliseconds(90000)), "1m30s");
+  EXPECT_EQ(FormatDuration(milliseconds(3600500)), "1h0.5s");
+  EXPECT_EQ(FormatDuration(std::chrono::hours(24)), "24h");
+  for (int64_t ms : {1, 7, 999, 1000, 1001, 59999, 60000, 61001, 3599999, 3600001, 86399999}) {
+    absl::StatusOr<milliseconds> back = ParseDuration(FormatDuration(milliseconds(ms)));
+    ASSERT_TRUE(back.ok()) << ms << ": " << back.status();
+    EXPECT_EQ(back->count(), ms) << FormatDuration(milliseconds(ms));
+  }
+}
+
 TEST(ParseBytesTest, Units) {
   EXPECT_EQ(*ParseBytes("4096"), 4096u);
   EXPECT_EQ(*ParseBytes("512Mi"), 512ull << 20);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/units.h"
 #include "controller/spec/drill.h"
 #include "controller/spec/experiment.h"
 #include "controller/spec/rules.h"
@@ -283,7 +284,7 @@ absl::StatusOr<std::string> DrillFromRun(const RunRecord& run, const std::vector
     YAML::Emitter out;
     out << YAML::BeginSeq << YAML::BeginMap;
     out << YAML::Key << "at" << YAML::Value
-        << FormatExactDuration(std::chrono::milliseconds(offset_ms));
+        << FormatDuration(std::chrono::milliseconds(offset_ms));
     out << YAML::Key << "fault" << YAML::Value;
     Emit((*source)["fault"], &out);
     if (step->hosts.size() == 1) {

@@ -38,8 +38,8 @@ class Scaler {
     const milliseconds scaled = Offset(d);
     if (scaled < min) {
       diagnostics_->Add(
-          where_, absl::StrCat(position_, ": ", what, " ", FormatExactDuration(d), " at speed ",
-                               FormatSpeed(speed_), " is ", FormatExactDuration(scaled), ", below ",
+          where_, absl::StrCat(position_, ": ", what, " ", FormatDuration(d), " at speed ",
+                               FormatSpeed(speed_), " is ", FormatDuration(scaled), ", below ",
                                FormatDuration(min)));
     }
     return scaled;
@@ -66,7 +66,7 @@ class Scaler {
   static void Resummarize(absl::string_view key, milliseconds old, milliseconds now,
                           std::string* summary) {
     *summary = absl::StrReplaceAll(*summary, {{absl::StrCat(key, FormatDuration(old)),
-                                               absl::StrCat(key, FormatExactDuration(now))}});
+                                               absl::StrCat(key, FormatDuration(now))}});
   }
 
   double speed_;
@@ -79,7 +79,7 @@ class Scaler {
 Step BuildEntry(const TimelineEntry& entry, size_t index, double speed, Diagnostics* diagnostics) {
   const std::string position = absl::StrCat("timeline[", index, "]");
   Scaler scale(speed, position, entry.where, diagnostics);
-  const std::string at = FormatExactDuration(entry.at);
+  const std::string at = FormatDuration(entry.at);
   const bool compressed = speed != 1;
 
   Step fault = entry.step;
@@ -97,7 +97,7 @@ Step BuildEntry(const TimelineEntry& entry, size_t index, double speed, Diagnost
     if (fault.duration.count() >= 1 && fault.duration.count() / slices < 1) {
       diagnostics->Add(entry.where,
                        absl::StrCat(position, ": a ramp slice (",
-                                    FormatExactDuration(entry.step.duration / slices),
+                                    FormatDuration(entry.step.duration / slices),
                                     ") at speed ", FormatSpeed(speed), " is below 1ms"));
     }
   }
@@ -114,7 +114,7 @@ Step BuildEntry(const TimelineEntry& entry, size_t index, double speed, Diagnost
     w.kind = StepKind::kWait;
     w.where = entry.where;
     w.duration = wait;
-    w.label = compressed ? absl::StrCat("wait until ", at, " (", FormatExactDuration(wait), " at ",
+    w.label = compressed ? absl::StrCat("wait until ", at, " (", FormatDuration(wait), " at ",
                                         FormatSpeed(speed), ")")
                          : absl::StrCat("wait until ", at);
     serial.steps.push_back(std::move(w));
@@ -148,28 +148,6 @@ absl::StatusOr<double> ParseSpeed(absl::string_view text) {
 }
 
 std::string FormatSpeed(double speed) { return absl::StrCat(speed, "x"); }
-
-std::string FormatExactDuration(milliseconds d) {
-  int64_t ms = d.count();
-  if (ms == 0) return "0s";
-  std::string out;
-  if (ms < 0) {
-    out = "-";
-    ms = -ms;
-  }
-  const int64_t h = ms / 3600000, m = (ms / 60000) % 60, s = (ms / 1000) % 60, frac = ms % 1000;
-  if (h == 0 && m == 0 && s == 0) return absl::StrCat(out, frac, "ms");
-  if (h) absl::StrAppend(&out, h, "h");
-  if (m) absl::StrAppend(&out, m, "m");
-  if (frac) {
-    std::string fraction = absl::StrFormat("%03d", frac);
-    while (fraction.back() == '0') fraction.pop_back();
-    absl::StrAppend(&out, s, ".", fraction, "s");
-  } else if (s) {
-    absl::StrAppend(&out, s, "s");
-  }
-  return out;
-}
 
 absl::Status CheckStandaloneAlertSource(const Experiment& experiment) {
   if (experiment.expect_detect.empty() || !experiment.alerts.alertmanager.empty()) {

@@ -41,11 +41,6 @@ absl::StatusOr<double> ParseSpeed(absl::string_view text);
 // 10 -> "10x", 0.5 -> "0.5x" (shortest form that ParseSpeed reads back).
 std::string FormatSpeed(double speed);
 
-// Like FormatDuration, but never rounds: 150250ms -> "2m30.25s", 1234ms ->
-// "1.234s", 90s -> "1m30s", 0 -> "0s". ParseDuration reads every result back
-// to the same number of milliseconds.
-std::string FormatExactDuration(std::chrono::milliseconds d);
-
 // For a run outside `faultline serve`: detect expectations need somewhere to
 // look for alerts. OK when the experiment has no detect expectation or names
 // alerts.alertmanager; otherwise InvalidArgument "x.yaml:12:5: expect: detect

@@ -1,6 +1,6 @@
 // Drills and the review sections: metadata.hypothesis/roles, notify, alerts,
 // expect (both kinds), kind: Drill with timeline and speed, the method built
-// from a timeline (BuildDrillMethod), ParseSpeed, FormatExactDuration and the
+// from a timeline (BuildDrillMethod), ParseSpeed and the
 // standalone alert-source check.
 #include <chrono>
 #include <string>
@@ -416,22 +416,6 @@ TEST(ParseSpeedTest, AcceptsFactorsWithOrWithoutX) {
             "(10x, 0.5x), got \"fast\"");
   EXPECT_EQ(FormatSpeed(10), "10x");
   EXPECT_EQ(FormatSpeed(0.5), "0.5x");
-}
-
-TEST(FormatExactDurationTest, NeverRoundsAndParsesBack) {
-  EXPECT_EQ(FormatExactDuration(milliseconds(0)), "0s");
-  EXPECT_EQ(FormatExactDuration(milliseconds(250)), "250ms");
-  EXPECT_EQ(FormatExactDuration(milliseconds(1234)), "1.234s");
-  EXPECT_EQ(FormatExactDuration(milliseconds(150250)), "2m30.25s");
-  EXPECT_EQ(FormatExactDuration(milliseconds(60250)), "1m0.25s");
-  EXPECT_EQ(FormatExactDuration(milliseconds(90000)), "1m30s");
-  EXPECT_EQ(FormatExactDuration(milliseconds(3600500)), "1h0.5s");
-  EXPECT_EQ(FormatExactDuration(std::chrono::hours(24)), "24h");
-  for (int64_t ms : {1, 7, 999, 1000, 1001, 59999, 60000, 61001, 3599999, 3600001, 86399999}) {
-    absl::StatusOr<milliseconds> back = ParseDuration(FormatExactDuration(milliseconds(ms)));
-    ASSERT_TRUE(back.ok()) << ms << ": " << back.status();
-    EXPECT_EQ(back->count(), ms) << FormatExactDuration(milliseconds(ms));
-  }
 }
 
 }  // namespace
