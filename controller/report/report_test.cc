@@ -181,12 +181,6 @@ std::vector<std::string> Lines(const std::string& text) {
   return lines;
 }
 
-size_t Columns(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80 ? 1 : 0;
-  return n;
-}
-
 TEST(ParseReportFormatTest, KnownNamesAndHelpfulErrors) {
   EXPECT_EQ(*ParseReportFormat("md"), ReportFormat::kMarkdown);
   EXPECT_EQ(*ParseReportFormat("markdown"), ReportFormat::kMarkdown);

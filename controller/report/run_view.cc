@@ -711,4 +711,15 @@ RunView BuildRunView(const RunRecord& run, const std::vector<Event>& events) {
   return v;
 }
 
+size_t Columns(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
+std::string Pad(const std::string& s, size_t width) {
+  size_t cols = Columns(s);
+  return cols >= width ? s : s + std::string(width - cols, ' ');
+}
+
 }  // namespace faultline::controller

@@ -170,6 +170,11 @@ std::string ValueText(const nlohmann::json& value);
 // Object as "k=v k=v" (values with spaces quoted); other values as ValueText.
 std::string KeyValues(const nlohmann::json& object);
 
+// Display columns of UTF-8 text, approximated as code points.
+size_t Columns(const std::string& s);
+// `s` padded with spaces to `width` columns (unchanged when wider).
+std::string Pad(const std::string& s, size_t width);
+
 // Field accessors that never throw: "" / nullopt when missing or mistyped.
 std::string Str(const nlohmann::json& data, const char* key);
 std::optional<double> Num(const nlohmann::json& data, const char* key);

@@ -18,18 +18,6 @@ constexpr size_t kLineWidth = 79;  // leaves the last column of 80 free
 constexpr size_t kTypeWidth = 15;  // "run.interrupted", "fault.reverted"
 constexpr size_t kMinWrap = 24;
 
-// Display columns, approximated as code points (CleanText output is UTF-8).
-size_t Columns(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80 ? 1 : 0;
-  return n;
-}
-
-std::string Pad(const std::string& s, size_t width) {
-  size_t cols = Columns(s);
-  return cols >= width ? s : s + std::string(width - cols, ' ');
-}
-
 // Byte offset just past `cols` code points of s (or s.size()).
 size_t ByteIndexAfter(const std::string& s, size_t cols) {
   size_t i = 0, seen = 0;

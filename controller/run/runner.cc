@@ -854,14 +854,12 @@ absl::StatusOr<RunOutcome> Runner::Run() {
   }
   const bool has_expectations =
       !experiment_.expect_detect.empty() || !experiment_.expect_recover.empty();
-  if (plan.ok() && !experiment_.expect_detect.empty() && experiment_.alerts.alertmanager.empty() &&
-      options_.alert_source == nullptr) {
-    // Nothing could ever be detected: refuse before injecting anything.
-    absl::Status standalone = CheckStandaloneAlertSource(experiment_);
-    plan = absl::FailedPreconditionError(
-        standalone.ok() ? "expect: detect needs alerts.alertmanager (an Alertmanager URL) when "
-                          "run with faultline run; only faultline serve receives alerts by webhook"
-                        : std::string(standalone.message()));
+  if (plan.ok() && options_.alert_source == nullptr) {
+    // A detect expectation with nowhere to look for alerts could never be
+    // met: refuse before injecting anything.
+    if (absl::Status standalone = CheckStandaloneAlertSource(experiment_); !standalone.ok()) {
+      plan = absl::FailedPreconditionError(standalone.message());
+    }
   }
   if (plan.ok() && has_expectations && !options_.dry_run) {
     AlertSource* source = options_.alert_source;
