@@ -47,11 +47,18 @@ function(faultline_cc_test)
     set(ARG_TIMEOUT 120)
   endif()
   set(labels unit)
+  set(run_serial FALSE)
   if(ARG_LABELS)
     set(labels ${ARG_LABELS})
   endif()
+  # Unit tests may run two at a time (scripts/test uses ctest -j2); every
+  # other test measures CPU load, RSS, packet timing or throughput on this host
+  # and runs alone (RUN_SERIAL).
+  if(NOT labels STREQUAL "unit")
+    set(run_serial TRUE)
+  endif()
   gtest_discover_tests(${ARG_NAME}
     WORKING_DIRECTORY ${PROJECT_BINARY_DIR}
-    PROPERTIES LABELS "${labels}" TIMEOUT ${ARG_TIMEOUT}
+    PROPERTIES LABELS "${labels}" TIMEOUT ${ARG_TIMEOUT} RUN_SERIAL ${run_serial}
     DISCOVERY_TIMEOUT 30)
 endfunction()
