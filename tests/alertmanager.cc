@@ -28,10 +28,6 @@ std::string Config(const std::string& webhook_url) {
   return config;
 }
 
-std::string Tail(const std::string& text, size_t max = 2000) {
-  return text.size() > max ? text.substr(text.size() - max) : text;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AlertmanagerServer>> AlertmanagerServer::Start(
@@ -52,24 +48,16 @@ absl::StatusOr<std::unique_ptr<AlertmanagerServer>> AlertmanagerServer::Start(
                             absl::StrCat("--web.listen-address=127.0.0.1:", server->port_),
                             "--cluster.listen-address=", "--log.level=info"},
                            server->dir_.File("alertmanager.log"));
-    httplib::Client client("127.0.0.1", server->port_);
-    client.set_connection_timeout(milliseconds(500));
-    client.set_read_timeout(milliseconds(1000));
-    const auto deadline = Steady::now() + ready_timeout;
-    while (Steady::now() < deadline && server->child_.running()) {
-      auto res = client.Get("/-/ready");
-      if (res && res->status == 200) return server;
-      std::this_thread::sleep_for(milliseconds(50));
-    }
+    if (WaitReady(server->port_, &server->child_, ready_timeout)) return server;
     last_log = server->Log();
     if (server->child_.running()) {
       return absl::UnavailableError(absl::StrCat("alertmanager on port ", server->port_,
                                                  " not ready within ", ready_timeout.count(),
-                                                 " ms; log:\n", Tail(last_log)));
+                                                 " ms; log:\n", LogTail(last_log)));
     }
     if (last_log.find("address already in use") == std::string::npos) break;
   }
-  return absl::UnavailableError(absl::StrCat("alertmanager exited; log:\n", Tail(last_log)));
+  return absl::UnavailableError(absl::StrCat("alertmanager exited; log:\n", LogTail(last_log)));
 }
 
 AlertmanagerServer::~AlertmanagerServer() = default;

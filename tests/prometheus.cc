@@ -36,11 +36,25 @@ std::string Config(const std::vector<ScrapeTarget>& targets, const PrometheusOpt
   return config;
 }
 
-std::string Tail(const std::string& text, size_t max = 2000) {
-  return text.size() > max ? text.substr(text.size() - max) : text;
+}  // namespace
+
+std::string LogTail(const std::string& text) {
+  constexpr size_t kMax = 2000;
+  return text.size() > kMax ? text.substr(text.size() - kMax) : text;
 }
 
-}  // namespace
+bool WaitReady(int port, Child* child, milliseconds timeout) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(milliseconds(500));
+  client.set_read_timeout(milliseconds(1000));
+  const auto deadline = Steady::now() + timeout;
+  while (Steady::now() < deadline && child->running()) {
+    auto res = client.Get("/-/ready");
+    if (res && res->status == 200) return true;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return false;
+}
 
 int FreeLoopbackPort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -86,25 +100,17 @@ absl::StatusOr<std::unique_ptr<PrometheusServer>> PrometheusServer::Start(
                             absl::StrCat("--web.listen-address=127.0.0.1:", server->port_),
                             "--log.level=info"},
                            server->dir_.File("prometheus.log"));
-    httplib::Client client("127.0.0.1", server->port_);
-    client.set_connection_timeout(milliseconds(500));
-    client.set_read_timeout(milliseconds(1000));
-    const auto deadline = Steady::now() + ready_timeout;
-    while (Steady::now() < deadline && server->child_.running()) {
-      auto res = client.Get("/-/ready");
-      if (res && res->status == 200) return server;
-      std::this_thread::sleep_for(milliseconds(50));
-    }
+    if (WaitReady(server->port_, &server->child_, ready_timeout)) return server;
     last_log = server->Log();
     if (server->child_.running()) {
       return absl::UnavailableError(absl::StrCat("prometheus on port ", server->port_,
                                                  " not ready within ", ready_timeout.count(),
-                                                 " ms; log:\n", Tail(last_log)));
+                                                 " ms; log:\n", LogTail(last_log)));
     }
     // Exited: someone took the port between our check and its bind? Retry.
     if (last_log.find("address already in use") == std::string::npos) break;
   }
-  return absl::UnavailableError(absl::StrCat("prometheus exited; log:\n", Tail(last_log)));
+  return absl::UnavailableError(absl::StrCat("prometheus exited; log:\n", LogTail(last_log)));
 }
 
 PrometheusServer::~PrometheusServer() = default;

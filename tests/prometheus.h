@@ -47,6 +47,14 @@ struct PrometheusOptions {
 // with another process: callers retry on "address already in use".
 int FreeLoopbackPort();
 
+// Polls GET http://127.0.0.1:`port`/-/ready (Prometheus and Alertmanager
+// both answer it) every 50 ms until it answers 200 (true), `child` exits or
+// `timeout` passes (false).
+bool WaitReady(int port, Child* child, std::chrono::milliseconds timeout);
+
+// The last 2000 characters of a server log, for error messages.
+std::string LogTail(const std::string& text);
+
 class PrometheusServer {
  public:
   // Where the binary lives (Debian package `prometheus`).
