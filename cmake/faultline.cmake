@@ -29,11 +29,13 @@ function(faultline_cc_binary)
                          $<$<BOOL:${FAULTLINE_WERROR}>:-Werror>)
 endfunction()
 
-# faultline_cc_test(NAME name SRCS x_test.cc DEPS ... [LABELS privileged ...])
+# faultline_cc_test(NAME name SRCS x_test.cc DEPS ... [LABELS privileged ...] [SERIAL])
+# SERIAL: a unit test that measures timing against real processes (e.g. a
+# real Prometheus) and so must not share the cores with another test.
 # Tests labelled `privileged` need root (namespaces, cgroups, signals to real
 # processes); `vm` ones boot a kernel under qemu. CI runs all of them as root.
 function(faultline_cc_test)
-  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "SERIAL" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
   add_executable(${ARG_NAME} ${ARG_SRCS})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
@@ -54,7 +56,7 @@ function(faultline_cc_test)
   # Unit tests may run two at a time (scripts/test uses ctest -j2); every
   # other test measures CPU load, RSS, packet timing or throughput on this host
   # and runs alone (RUN_SERIAL).
-  if(NOT labels STREQUAL "unit")
+  if(ARG_SERIAL OR NOT labels STREQUAL "unit")
     set(run_serial TRUE)
   endif()
   gtest_discover_tests(${ARG_NAME}
