@@ -11,7 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "common/units.h"
 #include "controller/spec/drill_reader.h"
-#include "controller/spec/fields.h"
+#include "common/yaml/fields.h"
 #include "controller/spec/rules.h"
 
 namespace faultline::controller {

@@ -30,10 +30,10 @@
 #include <vector>
 
 #include "controller/spec/experiment.h"
-#include "controller/spec/fields.h"
+#include "common/yaml/fields.h"
 #include "controller/spec/probe_reader.h"
 #include "controller/spec/step_reader.h"
-#include "controller/spec/yaml_tree.h"
+#include "common/yaml/yaml_tree.h"
 
 namespace faultline::controller {
 

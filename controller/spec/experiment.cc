@@ -11,11 +11,11 @@
 #include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "controller/spec/drill_reader.h"
-#include "controller/spec/fields.h"
+#include "common/yaml/fields.h"
 #include "controller/spec/probe_reader.h"
 #include "controller/spec/rules.h"
 #include "controller/spec/step_reader.h"
-#include "controller/spec/yaml_tree.h"
+#include "common/yaml/yaml_tree.h"
 
 namespace faultline::controller {
 namespace {
@@ -408,11 +408,6 @@ const char* ComparisonName(Comparison op) {
     case Comparison::kBetween: return "between";
   }
   return "unknown";
-}
-
-std::string Diagnostic::ToString() const {
-  if (where.line <= 0) return absl::StrCat(where.file, ": ", message);
-  return absl::StrCat(where.file, ":", where.line, ":", where.column, ": ", message);
 }
 
 absl::StatusOr<Experiment> ParseExperiment(const std::string& yaml_text,

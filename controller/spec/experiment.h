@@ -32,30 +32,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/yaml/diagnostic.h"
 #include "faultline/v1/faults.pb.h"
 
 namespace faultline::controller {
 
-// A position in an experiment file. line and column are 1-based; 0 means
-// unknown.
-struct SourceLocation {
-  std::string file{};
-  int line = 0;
-  int column = 0;
-};
-
-// One validation problem.
-//
-// Every member of these structs has a default member initializer, so
-// designated initializers (Probe{.name = "x", .kind = ProbeKind::kTcp}) stay
-// clean under -Wextra.
-struct Diagnostic {
-  SourceLocation where{};
-  std::string message{};  // lowercase, names the field and what is allowed
-
-  // "file:line:col: message".
-  std::string ToString() const;
-};
+// SourceLocation and Diagnostic live in common/yaml (every YAML reader
+// shares them); the controller names them as before.
+using ::faultline::Diagnostic;
+using ::faultline::SourceLocation;
 
 enum class ProbeKind { kHttp, kTcp, kExec, kPrometheus };
 

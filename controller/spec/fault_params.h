@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "controller/spec/fields.h"
-#include "controller/spec/yaml_tree.h"
+#include "common/yaml/fields.h"
+#include "common/yaml/yaml_tree.h"
 #include "faultline/v1/faults.pb.h"
 
 namespace faultline::controller {

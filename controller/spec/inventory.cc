@@ -20,9 +20,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "controller/spec/experiment.h"
-#include "controller/spec/fields.h"
+#include "common/yaml/fields.h"
 #include "controller/spec/rules.h"
-#include "controller/spec/yaml_tree.h"
+#include "common/yaml/yaml_tree.h"
 
 namespace faultline::controller {
 namespace {

@@ -42,7 +42,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "controller/spec/fields.h"
+#include "common/yaml/fields.h"
 #include "faultline/v1/faults.pb.h"
 
 namespace faultline::controller {

@@ -21,8 +21,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "controller/spec/experiment.h"
-#include "controller/spec/fields.h"
-#include "controller/spec/yaml_tree.h"
+#include "common/yaml/fields.h"
+#include "common/yaml/yaml_tree.h"
 
 namespace faultline::controller {
 

@@ -10,7 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "controller/spec/experiment.h"
 #include "controller/spec/fault_params.h"
-#include "controller/spec/fields.h"
+#include "common/yaml/fields.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "controller/spec/experiment.h"
-#include "controller/spec/fields.h"
-#include "controller/spec/yaml_tree.h"
+#include "common/yaml/fields.h"
+#include "common/yaml/yaml_tree.h"
 
 namespace faultline::controller {
 

@@ -3,9 +3,10 @@
 // it has consumed (so unknown keys get "did you mean" suggestions), and typed
 // value readers that name the field and what is allowed.
 //
-// Internal to controller/spec. Not thread-safe; one instance per parse.
-#ifndef FAULTLINE_CONTROLLER_SPEC_FIELDS_H_
-#define FAULTLINE_CONTROLLER_SPEC_FIELDS_H_
+// Used by controller/spec and the agent config reader. Not thread-safe; one
+// instance per parse.
+#ifndef FAULTLINE_COMMON_YAML_FIELDS_H_
+#define FAULTLINE_COMMON_YAML_FIELDS_H_
 
 #include <chrono>
 #include <cstdint>
@@ -14,10 +15,10 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "controller/spec/experiment.h"
-#include "controller/spec/yaml_tree.h"
+#include "common/yaml/diagnostic.h"
+#include "common/yaml/yaml_tree.h"
 
-namespace faultline::controller {
+namespace faultline {
 
 // Collects diagnostics in the order found; the caller sorts them.
 class Diagnostics {
@@ -100,6 +101,6 @@ std::optional<std::chrono::milliseconds> ReadDuration(const YamlNode& node,
 bool ExpectMapping(const YamlNode& node, absl::string_view field, Diagnostics* diagnostics);
 bool ExpectSequence(const YamlNode& node, absl::string_view field, Diagnostics* diagnostics);
 
-}  // namespace faultline::controller
+}  // namespace faultline
 
-#endif  // FAULTLINE_CONTROLLER_SPEC_FIELDS_H_
+#endif  // FAULTLINE_COMMON_YAML_FIELDS_H_

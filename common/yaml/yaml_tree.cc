@@ -1,4 +1,4 @@
-#include "controller/spec/yaml_tree.h"
+#include "common/yaml/yaml_tree.h"
 
 #include <exception>
 
@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "yaml-cpp/yaml.h"
 
-namespace faultline::controller {
+namespace faultline {
 namespace {
 
 class Converter {
@@ -114,4 +114,4 @@ std::optional<YamlNode> ParseYaml(const std::string& text, const std::string& fi
   return std::nullopt;
 }
 
-}  // namespace faultline::controller
+}  // namespace faultline

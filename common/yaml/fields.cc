@@ -1,4 +1,4 @@
-#include "controller/spec/fields.h"
+#include "common/yaml/fields.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/units.h"
 
-namespace faultline::controller {
+namespace faultline {
 namespace {
 
 constexpr size_t kMaxShownValue = 40;
@@ -201,4 +201,4 @@ bool ExpectSequence(const YamlNode& node, absl::string_view field, Diagnostics* 
   return false;
 }
 
-}  // namespace faultline::controller
+}  // namespace faultline

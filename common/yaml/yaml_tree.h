@@ -1,11 +1,11 @@
 // The one place where yaml-cpp is called: YAML text -> YamlNode, a small
 // exception-free tree that the experiment validator walks. yaml-cpp throws;
 // this adapter catches everything it throws and turns it into a Diagnostic
-// with a 1-based location, so no exception escapes into the controller.
+// with a 1-based location, so no exception escapes into the caller.
 //
 // Plain values; pure functions; thread-safe.
-#ifndef FAULTLINE_CONTROLLER_SPEC_YAML_TREE_H_
-#define FAULTLINE_CONTROLLER_SPEC_YAML_TREE_H_
+#ifndef FAULTLINE_COMMON_YAML_YAML_TREE_H_
+#define FAULTLINE_COMMON_YAML_YAML_TREE_H_
 
 #include <optional>
 #include <string>
@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "controller/spec/experiment.h"
+#include "common/yaml/diagnostic.h"
 
-namespace faultline::controller {
+namespace faultline {
 
 struct YamlNode {
   enum class Type { kNull, kScalar, kSequence, kMapping };
@@ -35,7 +35,7 @@ struct YamlNode {
 };
 
 // Limits that keep a hostile document (alias bombs, self-referencing
-// anchors) from exhausting the controller.
+// anchors) from exhausting the process that reads it.
 inline constexpr int kMaxYamlDepth = 64;
 inline constexpr int kMaxYamlNodes = 100000;
 
@@ -49,6 +49,6 @@ std::optional<YamlNode> ParseYaml(const std::string& text, const std::string& fi
                                   std::vector<Diagnostic>* diagnostics,
                                   absl::string_view what = "experiment");
 
-}  // namespace faultline::controller
+}  // namespace faultline
 
-#endif  // FAULTLINE_CONTROLLER_SPEC_YAML_TREE_H_
+#endif  // FAULTLINE_COMMON_YAML_YAML_TREE_H_
