@@ -298,15 +298,31 @@ struct InventoryAgent {
   std::string name{};
   std::string address{};  // "host:port", "[v6]:port" or "unix:/path"
   std::map<std::string, std::string> labels{};
+  // The name this agent's TLS certificate is checked against instead of the
+  // address's host ("" = the inventory's tls.server_name, else the host).
+  std::string server_name{};
   SourceLocation where{};
+};
+
+// The inventory's `tls:` section: mutual TLS for every TCP agent (unix-socket
+// agents stay plaintext). Paths are resolved against the inventory file's
+// directory when parsed; the files themselves are checked (CheckTlsFiles in
+// common/tls.h) when a run or serve uses the inventory, not by the parser.
+struct InventoryTls {
+  std::string ca{};           // CA bundle agents' certificates must chain to
+  std::string cert{};         // the controller's client certificate
+  std::string key{};          // its private key
+  std::string server_name{};  // "" = each agent's own server_name, else its host
+  SourceLocation where{};     // of the `tls` key, for errors about the files
+
+  bool enabled() const { return !ca.empty(); }  // all three are set, or none
 };
 
 struct Inventory {
   std::string path{};
   std::vector<InventoryAgent> agents{};  // in file order
   int max_targets = 0;  // 0 = no limit; plans touching more hosts are refused
-  // `tls:` is reserved for mutual TLS settings (a later version): `tls: {}`
-  // is accepted, any setting in it is refused so nobody believes it applies.
+  InventoryTls tls{};   // `tls: {}` or no `tls:` = plaintext
 };
 
 // For kind Drill: (re)builds `method` from `timeline` at `speed` -- one
@@ -317,9 +333,11 @@ struct Inventory {
 // scaled duration falls below 1 ms or speed is outside (0, 1000].
 absl::Status BuildDrillMethod(Experiment* drill);
 
-// Parses an inventory file's text (`agents: [{name, address, labels}]`,
-// optional `max_targets`), every problem as file:line:col as for
-// experiments. Pure.
+// Parses an inventory file's text (`agents: [{name, address, labels,
+// server_name}]`, optional `max_targets` and `tls: {ca, cert, key,
+// server_name}`), every problem as file:line:col as for experiments. Relative
+// tls paths are resolved against the directory of `file_name`. Pure (the tls
+// files are not read here).
 absl::StatusOr<Inventory> ParseInventory(const std::string& yaml_text,
                                          const std::string& file_name,
                                          std::vector<Diagnostic>* diagnostics);

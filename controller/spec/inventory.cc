@@ -3,21 +3,25 @@
 //   agents:
 //     - {name: web-1, address: "127.0.0.1:7431", labels: {role: web, zone: a}}
 //   max_targets: 20      # optional, >= 1
-//   tls: {}              # reserved: only an empty mapping is accepted today
+//   tls: {ca: tls/ca.pem, cert: tls/controller.pem, key: tls/controller.key}
 //
 // Agent names are 1..253 lowercase letters, digits, '-', '_' and '.',
 // starting with a letter or digit and not ending with '.', so host names
 // ("web-1.dc1") can be used as they are; "embedded" is reserved for the
 // embedded local agent. Names and addresses are unique. Addresses follow the
 // rules of explicit target agents (host:port, [v6]:port, unix:/path); labels
-// those of a target's select. `tls` settings are refused (rather than
-// ignored) while connections are plaintext, so nobody believes they apply.
+// those of a target's select. `tls` (mutual TLS to every TCP agent) needs
+// ca, cert and key together (relative paths are taken from the inventory
+// file's directory) and may name a server_name checked against every agent's
+// certificate; an agent's own `server_name` wins over it. `tls: {}` means
+// plaintext.
 #include <algorithm>
 #include <map>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "controller/spec/experiment.h"
 #include "common/yaml/fields.h"
@@ -61,17 +65,59 @@ class InventoryReader {
         out_->max_targets = static_cast<int>(*n);
       }
     }
-    if (const YamlNode* tls = f.Get("tls")) {
-      if (ExpectMapping(*tls, "tls", &diagnostics_) && !tls->entries.empty()) {
-        diagnostics_.Add(tls->entries.front().first.where,
-                         "tls settings are not supported yet by this version of faultline "
-                         "(agent connections are plaintext); remove them or leave tls: {}");
-      }
-    }
+    if (const YamlNode* tls = f.Get("tls")) ReadTls(*tls);
     f.Finish();
   }
 
  private:
+  // A path from the inventory, relative ones taken from its directory.
+  std::string Resolve(const std::string& path) const {
+    if (path.empty() || path.front() == '/') return path;
+    const std::string::size_type slash = out_->path.rfind('/');
+    if (slash == std::string::npos) return path;
+    return absl::StrCat(out_->path.substr(0, slash + 1), path);
+  }
+
+  void ReadTls(const YamlNode& node) {
+    if (!ExpectMapping(node, "tls", &diagnostics_) || node.entries.empty()) return;
+    InventoryTls tls;
+    tls.where = node.where;
+    Fields f(node, "tls", &diagnostics_);
+    int files = 0;
+    for (auto [key, out] : {std::pair<const char*, std::string*>{"ca", &tls.ca},
+                            {"cert", &tls.cert},
+                            {"key", &tls.key}}) {
+      const YamlNode* v = f.Get(key);
+      if (v == nullptr) continue;
+      if (auto path = ReadString(*v, absl::StrCat("tls.", key), &diagnostics_)) {
+        if (path->empty()) {
+          diagnostics_.Add(v->where, absl::StrCat("tls.", key, " must be a file path, got \"\""));
+        } else {
+          *out = Resolve(*path);
+        }
+      }
+      ++files;
+    }
+    if (const YamlNode* v = f.Get("server_name")) {
+      if (auto name = ReadString(*v, "tls.server_name", &diagnostics_)) tls.server_name = *name;
+    }
+    f.Finish();
+    if (files != 0 && files != 3) {
+      std::vector<std::string> missing;
+      if (f.Get("ca") == nullptr) missing.push_back("ca");
+      if (f.Get("cert") == nullptr) missing.push_back("cert");
+      if (f.Get("key") == nullptr) missing.push_back("key");
+      diagnostics_.Add(node.where,
+                       absl::StrCat("tls needs ca, cert and key together; missing ",
+                                    absl::StrJoin(missing, ", ")));
+    } else if (files == 0) {
+      diagnostics_.Add(node.where,
+                       "tls needs ca, cert and key (server_name alone cannot secure anything); "
+                       "leave tls: {} for plaintext");
+    }
+    out_->tls = std::move(tls);
+  }
+
   void ReadAgents(const YamlNode& node) {
     if (!ExpectSequence(node, "agents", &diagnostics_)) return;
     if (node.items.empty()) {
@@ -131,6 +177,12 @@ class InventoryReader {
     if (const YamlNode* labels = f.Get("labels")) {
       if (auto v = ReadLabels(*labels, absl::StrCat(context, ": labels"), &diagnostics_)) {
         agent.labels = *v;
+      }
+    }
+    if (const YamlNode* server_name = f.Get("server_name")) {
+      if (auto v =
+              ReadString(*server_name, absl::StrCat(context, ": server_name"), &diagnostics_)) {
+        agent.server_name = *v;
       }
     }
     f.Finish();

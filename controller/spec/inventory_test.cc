@@ -1,5 +1,5 @@
-// Inventory files: agents with names, addresses and labels, max_targets, the
-// reserved tls key; exact diagnostics for bad input; LoadInventory's file
+// Inventory files: agents with names, addresses, labels and server names,
+// max_targets, tls (paths resolved against the file's directory); exact diagnostics for bad input; LoadInventory's file
 // errors.
 #include <unistd.h>
 
@@ -81,10 +81,20 @@ std::vector<BadCase> BadCases() {
       {"MaxTargetsZero",
        "agents: [{name: a, address: \"h:1\"}]\nmax_targets: 0\n",
        {"inv.yaml:2:14: max_targets must be an integer of at least 1, got 0"}},
-      {"TlsSettingsRefused",
+      {"TlsFilesNotTogether",
        "agents: [{name: a, address: \"h:1\"}]\ntls: {ca: ca.pem}\n",
-       {"inv.yaml:2:7: tls settings are not supported yet by this version of faultline (agent "
-        "connections are plaintext); remove them or leave tls: {}"}},
+       {"inv.yaml:2:6: tls needs ca, cert and key together; missing cert, key"}},
+      {"TlsServerNameAlone",
+       "agents: [{name: a, address: \"h:1\"}]\ntls: {server_name: agents.example}\n",
+       {"inv.yaml:2:6: tls needs ca, cert and key (server_name alone cannot secure anything); "
+        "leave tls: {} for plaintext"}},
+      {"TlsBadValues",
+       "agents: [{name: a, address: \"h:1\", server_name: [x]}]\n"
+       "tls: {ca: \"\", cert: [c], key: k, sever_name: x}\n",
+       {"inv.yaml:1:49: agent \"a\": server_name must be a string, got a sequence",
+        "inv.yaml:2:11: tls.ca must be a file path, got \"\"",
+        "inv.yaml:2:21: tls.cert must be a string, got a sequence",
+        "inv.yaml:2:34: unknown field \"sever_name\" in tls (did you mean \"server_name\"?)"}},
       {"TlsNotAMapping",
        "agents: [{name: a, address: \"h:1\"}]\ntls: true\n",
        {"inv.yaml:2:6: tls: expected a mapping, got \"true\""}},
@@ -135,6 +145,45 @@ tls: {}
   EXPECT_THAT(inventory->agents[1].labels, ElementsAre(Pair("role", "db")));
   EXPECT_EQ(inventory->agents[2].name, "local_0");
   EXPECT_TRUE(inventory->agents[2].labels.empty());
+}
+
+TEST(InventoryTest, TlsPathsAreResolvedAgainstTheInventorysDirectory) {
+  std::vector<Diagnostic> diagnostics;
+  absl::StatusOr<Inventory> inventory = ParseInventory(R"(agents:
+  - {name: web-1, address: "127.0.0.1:7431", server_name: web-1.agents.example}
+  - {name: web-2, address: "127.0.0.1:7432"}
+tls:
+  ca: tls/ca.pem
+  cert: /etc/faultline/controller.pem
+  key: ../keys/controller.key
+  server_name: agents.example
+)",
+                                                       "/srv/fleets/prod.yaml", &diagnostics);
+  ASSERT_TRUE(inventory.ok()) << inventory.status();
+  EXPECT_TRUE(inventory->tls.enabled());
+  EXPECT_EQ(inventory->tls.ca, "/srv/fleets/tls/ca.pem");
+  EXPECT_EQ(inventory->tls.cert, "/etc/faultline/controller.pem");
+  EXPECT_EQ(inventory->tls.key, "/srv/fleets/../keys/controller.key");
+  EXPECT_EQ(inventory->tls.server_name, "agents.example");
+  EXPECT_EQ(inventory->tls.where.line, 5);
+  EXPECT_EQ(inventory->agents[0].server_name, "web-1.agents.example");
+  EXPECT_EQ(inventory->agents[1].server_name, "");
+}
+
+TEST(InventoryTest, EmptyTlsAndNoTlsArePlaintext) {
+  for (const char* text : {"agents: [{name: a, address: \"h:1\"}]\n",
+                           "agents: [{name: a, address: \"h:1\"}]\ntls: {}\n"}) {
+    absl::StatusOr<Inventory> inventory = ParseInventory(text, "inv.yaml", nullptr);
+    ASSERT_TRUE(inventory.ok()) << inventory.status();
+    EXPECT_FALSE(inventory->tls.enabled()) << text;
+  }
+  // A file name without a directory leaves relative paths relative (to the
+  // working directory).
+  absl::StatusOr<Inventory> inventory = ParseInventory(
+      "agents: [{name: a, address: \"h:1\"}]\ntls: {ca: c.pem, cert: x.pem, key: x.key}\n",
+      "inv.yaml", nullptr);
+  ASSERT_TRUE(inventory.ok()) << inventory.status();
+  EXPECT_EQ(inventory->tls.ca, "c.pem");
 }
 
 TEST(InventoryTest, DefaultsAndStatusMessage) {
