@@ -25,9 +25,17 @@ struct FaultContext {
   std::string cgroup_parent = "faultline";
   // Memory that must stay available after memory.pressure, % of MemTotal.
   double memory_reserve_pct = 10.0;
-  // Processes that must never be signalled besides pid 1, the agent and its
-  // ancestors (which are always protected).
+  // Processes that must never be signalled besides the always protected ones
+  // (pid 1, comm "sshd", the agent, its ancestors now and at start): the
+  // agent's --parent-pid and any other pid the agent was told to protect.
   std::vector<int> protected_pids;
+  // The agent's ancestors when it started (FaultManager fills it): still
+  // protected after the agent is reparented.
+  std::vector<int> agent_ancestors;
+  // Policy protected_processes entries: a comm / executable name, or
+  // "cmdline:<substring>" (agent/policy/policy.h). A process fault whose
+  // targets include a match is refused (PermissionDenied).
+  std::vector<std::string> protected_processes;
   // Network faults: what the kernel offers (detected at agent start) and the
   // control channel every network fault exempts unless the spec sets
   // allow_control_plane: the agent's TCP listening port (0 on a unix socket)

@@ -79,7 +79,7 @@ class ProcessKillFault final : public Fault {
 
   absl::Status Prepare() override {
     if (applied_) return absl::OkStatus();
-    ProtectedSet protection = ProtectedSet::ForThisAgent(context_.protected_pids);
+    ProtectedSet protection = ProtectedSet::ForContext(context_);
     FL_ASSIGN_OR_RETURN(Resolution resolution, ResolveTargets(matcher_, protection));
     if (resolution.matches.empty()) return NoMatchError(matcher_, resolution);
     matched_ = resolution.matches;
@@ -187,8 +187,11 @@ class ProcessKillFault final : public Fault {
   void RunRound() {
     // Recomputed each round: the agent's ancestry changes when a parent dies
     // and the agent is reparented.
-    ProtectedSet protection = ProtectedSet::ForThisAgent(context_.protected_pids);
-    absl::StatusOr<Resolution> resolution = ResolveTargets(matcher_, protection);
+    // Protected processes are skipped here, never signalled: the fault was
+    // admitted at Prepare and one new protected match must not stop it.
+    ProtectedSet protection = ProtectedSet::ForContext(context_);
+    absl::StatusOr<Resolution> resolution =
+        ResolveTargets(matcher_, protection, {.skip_stopped = false, .refuse_protected = false});
     std::vector<ProcessInfo> fresh;
     {
       std::lock_guard lock(mu_);

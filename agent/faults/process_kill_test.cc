@@ -245,10 +245,11 @@ TEST_F(ProcessKillTest, DestroyingTheFaultStopsTheRepeatThread) {
 }
 
 TEST_F(ProcessKillTest, RepeatRoundsNeverSignalProtectedProcesses) {
-  auto protected_victim = Victim::Start(binary_.path());
+  // A protected match at Prepare refuses the fault; one that appears during
+  // the repeat rounds is skipped, never signalled.
   auto victim = Victim::Start(binary_.path());
-  ASSERT_TRUE(protected_victim && victim);
-  context_.protected_pids = {protected_victim->pid()};
+  ASSERT_TRUE(victim);
+  context_.protected_processes = {"cmdline:600 0.000777"};
   v1::ProcessKill spec = KillByName(binary_.comm());
   spec.set_interval_ms(100);
   auto fault = Make(spec);
@@ -256,6 +257,8 @@ TEST_F(ProcessKillTest, RepeatRoundsNeverSignalProtectedProcesses) {
   ASSERT_TRUE(fault->Prepare().ok());
   ASSERT_TRUE(fault->Apply().ok());
   EXPECT_TRUE(KilledBy(victim->WaitExit(kExitTimeout), SIGKILL));
+  auto protected_victim = Victim::Start(binary_.path(), "0.000777");
+  ASSERT_TRUE(protected_victim);
   EXPECT_EQ(protected_victim->WaitExit(milliseconds(500)), std::nullopt);
   ASSERT_TRUE(fault->Revert().ok());
   EXPECT_GE(fault->Observe()["rounds"], 3);
@@ -270,8 +273,9 @@ TEST_F(ProcessKillTest, ProtectedPidsArePermissionDenied) {
     ASSERT_NE(fault, nullptr);
     absl::Status status = fault->Prepare();
     EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied) << pid;
-    EXPECT_EQ(status.message(),
-              absl::StrCat("process.kill: pid ", pid, " is protected (", reason, ")"));
+    EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("process.kill: policy protected_processes: pid ",
+                                                         pid, " (")));
+    EXPECT_THAT(status.message(), HasSubstr(absl::StrCat(") is always protected (", reason, ")")));
     EXPECT_EQ(fault->Apply().code(), absl::StatusCode::kFailedPrecondition);
   };
   check(1, "init");
@@ -286,8 +290,11 @@ TEST_F(ProcessKillTest, ProtectedPidsArePermissionDenied) {
   auto by_name = Make(KillByName(binary_.comm()));
   ASSERT_NE(by_name, nullptr);
   absl::Status status = by_name->Prepare();
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(status.message(), HasSubstr("1 protected (pids " + std::to_string(victim->pid())));
+  // A name that matches a protected process refuses the fault.
+  EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(status.message(),
+            absl::StrCat("process.kill: policy protected_processes: pid ", victim->pid(), " (",
+                         binary_.comm(), ") is always protected (listed in protected_pids)"));
   EXPECT_EQ(victim->WaitExit(milliseconds(100)), std::nullopt);
 }
 

@@ -55,9 +55,10 @@ class ProcessPauseFault final : public Fault {
 
   absl::Status Prepare() override {
     if (applied_) return absl::OkStatus();
-    ProtectedSet protection = ProtectedSet::ForThisAgent(context_.protected_pids);
+    ProtectedSet protection = ProtectedSet::ForContext(context_);
     FL_ASSIGN_OR_RETURN(Resolution resolution,
-                        ResolveTargets(matcher_, protection, {.skip_stopped = true}));
+                        ResolveTargets(matcher_, protection,
+                                       {.skip_stopped = true, .refuse_protected = true}));
     if (resolution.matches.empty()) return NoMatchError(matcher_, resolution);
     targets_.clear();
     for (const ProcessInfo& p : SelectOldest(resolution.matches, spec_.count(), spec_.percent())) {

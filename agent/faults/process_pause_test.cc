@@ -308,8 +308,9 @@ TEST_F(ProcessPauseTest, ProtectedAndMissingTargets) {
     ASSERT_NE(fault, nullptr);
     absl::Status status = fault->Prepare();
     EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied) << pid;
-    EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("process.pause: pid ", pid,
-                                                         " is protected")));
+    EXPECT_THAT(status.message(),
+                HasSubstr(absl::StrCat("process.pause: policy protected_processes: pid ", pid)));
+    EXPECT_THAT(status.message(), HasSubstr("is always protected"));
     EXPECT_EQ(fault->Apply().code(), absl::StatusCode::kFailedPrecondition);
   }
   auto none = Make(PauseByName(binary_.comm()));

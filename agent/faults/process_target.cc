@@ -6,6 +6,7 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
@@ -130,8 +131,12 @@ std::string ProcessMatcher::Selector() const {
   return absl::StrCat("name=", name_);
 }
 
-ProtectedSet::ProtectedSet(pid_t agent, std::vector<pid_t> ancestors, std::vector<pid_t> extra)
-    : agent_(agent), ancestors_(std::move(ancestors)), extra_(std::move(extra)) {
+ProtectedSet::ProtectedSet(pid_t agent, std::vector<pid_t> ancestors, std::vector<pid_t> extra,
+                           std::vector<std::string> entries)
+    : agent_(agent),
+      ancestors_(std::move(ancestors)),
+      extra_(std::move(extra)),
+      entries_(std::move(entries)) {
   std::sort(ancestors_.begin(), ancestors_.end());
   std::sort(extra_.begin(), extra_.end());
 }
@@ -141,17 +146,85 @@ ProtectedSet ProtectedSet::ForThisAgent(const std::vector<int>& extra) {
   return ProtectedSet(self, AncestorsOf(self), std::vector<pid_t>(extra.begin(), extra.end()));
 }
 
-std::optional<std::string> ProtectedSet::ReasonFor(const ProcessInfo& process) const {
-  if (process.pid == 1) return "init";
-  if (process.pid == agent_) return "the agent itself";
+ProtectedSet ProtectedSet::ForContext(const FaultContext& context) {
+  pid_t self = getpid();
+  std::vector<pid_t> ancestors = AncestorsOf(self);
+  ancestors.insert(ancestors.end(), context.agent_ancestors.begin(),
+                   context.agent_ancestors.end());
+  return ProtectedSet(
+      self, std::move(ancestors),
+      std::vector<pid_t>(context.protected_pids.begin(), context.protected_pids.end()),
+      context.protected_processes);
+}
+
+namespace {
+
+constexpr absl::string_view kCmdlineEntry = "cmdline:";
+
+// Basename of argv[0] (the cmdline up to the first space).
+absl::string_view Argv0Name(absl::string_view cmdline) {
+  absl::string_view argv0 = cmdline.substr(0, cmdline.find(' '));
+  size_t slash = argv0.rfind('/');
+  return slash == absl::string_view::npos ? argv0 : argv0.substr(slash + 1);
+}
+
+bool EntryMatches(const std::string& entry, const ProcessInfo& process) {
+  if (absl::StartsWith(entry, kCmdlineEntry)) {
+    absl::string_view needle = absl::string_view(entry).substr(kCmdlineEntry.size());
+    return !needle.empty() && absl::StrContains(process.cmdline, needle);
+  }
+  if (process.comm == entry) return true;
+  if (entry.size() > kMaxCommLength && !process.comm.empty() &&
+      process.comm == absl::string_view(entry).substr(0, kMaxCommLength)) {
+    return true;
+  }
+  return !process.kernel_thread && !process.cmdline.empty() && Argv0Name(process.cmdline) == entry;
+}
+
+std::string PidAndComm(const ProcessInfo& process) {
+  if (process.comm.empty()) return absl::StrCat("pid ", process.pid);
+  return absl::StrCat("pid ", process.pid, " (", process.comm, ")");
+}
+
+}  // namespace
+
+std::optional<ProtectedSet::Why> ProtectedSet::WhyProtected(const ProcessInfo& process) const {
+  auto always = [](std::string reason) { return Why{std::move(reason), ""}; };
+  if (process.pid == 1) return always("init");
+  if (process.pid == agent_) return always("the agent itself");
   if (std::binary_search(ancestors_.begin(), ancestors_.end(), process.pid)) {
-    return "an ancestor of the agent";
+    return always("an ancestor of the agent");
   }
   if (std::binary_search(extra_.begin(), extra_.end(), process.pid)) {
-    return "listed in protected_pids";
+    return always("listed in protected_pids");
   }
-  if (process.kernel_thread) return "kernel thread";
+  if (process.kernel_thread) return always("kernel thread");
+  if (process.comm == "sshd") return always("ssh daemon");
+  for (const std::string& entry : entries_) {
+    if (EntryMatches(entry, process)) {
+      return Why{absl::StrCat("listed in policy protected_processes (", entry, ")"), entry};
+    }
+  }
   return std::nullopt;
+}
+
+std::optional<std::string> ProtectedSet::ReasonFor(const ProcessInfo& process) const {
+  std::optional<Why> why = WhyProtected(process);
+  if (!why.has_value()) return std::nullopt;
+  return why->reason;
+}
+
+absl::Status ProtectedSet::Check(absl::string_view kind, const ProcessInfo& process) const {
+  std::optional<Why> why = WhyProtected(process);
+  if (!why.has_value()) return absl::OkStatus();
+  if (!why->entry.empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(kind, ": policy protected_processes (",
+                                                    why->entry, ") refuses ",
+                                                    PidAndComm(process)));
+  }
+  return absl::PermissionDeniedError(absl::StrCat(kind, ": policy protected_processes: ",
+                                                  PidAndComm(process),
+                                                  " is always protected (", why->reason, ")"));
 }
 
 absl::StatusOr<Resolution> FilterTargets(const std::vector<ProcessInfo>& processes,
@@ -167,15 +240,17 @@ absl::StatusOr<Resolution> FilterTargets(const std::vector<ProcessInfo>& process
     for (const ProcessInfo& p : processes) {
       if (p.pid == probe.pid) probe = p;
     }
-    if (auto reason = protection.ReasonFor(probe)) {
-      return absl::PermissionDeniedError(absl::StrCat(matcher.kind(), ": pid ", probe.pid,
-                                                      " is protected (", *reason, ")"));
-    }
+    FL_RETURN_IF_ERROR(protection.Check(matcher.kind(), probe));
   }
+  std::vector<const ProcessInfo*> refused;
   for (const ProcessInfo& p : processes) {
     if (!matcher.Matches(p)) continue;
     if (protection.ReasonFor(p).has_value()) {
-      out.protected_skipped.push_back(p.pid);
+      if (options.refuse_protected && !p.kernel_thread) {
+        refused.push_back(&p);
+      } else {
+        out.protected_skipped.push_back(p.pid);
+      }
       continue;
     }
     if (IsExitedState(p.state)) {
@@ -192,6 +267,17 @@ absl::StatusOr<Resolution> FilterTargets(const std::vector<ProcessInfo>& process
       continue;
     }
     out.matches.push_back(p);
+  }
+  if (!refused.empty()) {
+    std::sort(refused.begin(), refused.end(),
+              [](const ProcessInfo* a, const ProcessInfo* b) { return a->pid < b->pid; });
+    absl::Status first = protection.Check(matcher.kind(), *refused.front());
+    if (refused.size() == 1) return first;
+    std::vector<pid_t> more;
+    for (size_t i = 1; i < refused.size(); ++i) more.push_back(refused[i]->pid);
+    return absl::PermissionDeniedError(absl::StrCat(first.message(), "; ", more.size(),
+                                                    " more protected matches (pids ",
+                                                    PidList(more, 10), ")"));
   }
   std::sort(out.matches.begin(), out.matches.end(), Oldest);
   std::sort(out.protected_skipped.begin(), out.protected_skipped.end());

@@ -7,10 +7,20 @@
 // -> SelectOldest (count / percent). The faults then act only through
 // PidFd::Open(pid, start_time), so a reused pid is never hit.
 //
-// Protection: pid 1, the agent itself, the agent's ancestors, kernel threads
-// and FaultContext::protected_pids never match. Naming one of them by pid is
-// PermissionDenied; a name / cmdline that matches only protected processes is
-// NotFound saying so. Zombies never match (they cannot be signalled usefully).
+// Protection (one place for every process fault): pid 1, comm "sshd", the
+// agent itself, its ancestors (now and at agent start), kernel threads,
+// FaultContext::protected_pids (e.g. --parent-pid) and the policy's
+// protected_processes entries (FaultContext::protected_processes). Naming a
+// protected pid, or a name / cmdline selector that matches any protected
+// process, is refused with PermissionDenied naming the pid, its comm and the
+// rule, e.g. "process.kill: policy protected_processes: pid 812 (sshd) is
+// always protected (ssh daemon)" or "process.kill: policy
+// protected_processes (postgres) refuses pid 812 (postgres)"; nothing is
+// skipped silently. Exceptions: kernel threads matched by a name / cmdline
+// are skipped (they cannot be signalled), and the repeat rounds of
+// process.kill skip protected processes (ResolveOptions::refuse_protected
+// false) since the fault was already admitted. Zombies never match (they
+// cannot be signalled usefully).
 //
 // Selection is deterministic: matches are ordered by (start_time, pid)
 // ascending and the first N are taken, i.e. the oldest processes go first.
@@ -34,6 +44,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/faults/fault_factory.h"
 #include "agent/host/process.h"
 #include "faultline/v1/faults.pb.h"
 
@@ -100,44 +111,71 @@ class ProcessMatcher {
 // Processes that must never be signalled. Immutable, thread-safe.
 class ProtectedSet {
  public:
-  // pid 1 is always protected in addition to the given pids.
-  ProtectedSet(pid_t agent, std::vector<pid_t> ancestors, std::vector<pid_t> extra);
+  // pid 1 and comm "sshd" are always protected in addition to the given
+  // pids; `entries` are policy protected_processes entries (a comm /
+  // executable name, or "cmdline:<substring>").
+  ProtectedSet(pid_t agent, std::vector<pid_t> ancestors, std::vector<pid_t> extra,
+               std::vector<std::string> entries = {});
 
   // The running agent: getpid(), AncestorsOf(getpid()) and `extra`
   // (FaultContext::protected_pids). Reads /proc; never fails (an unreadable
   // ancestor chain just ends early).
   static ProtectedSet ForThisAgent(const std::vector<int>& extra);
+  // ForThisAgent(context.protected_pids) plus context.agent_ancestors and
+  // context.protected_processes.
+  static ProtectedSet ForContext(const FaultContext& context);
 
-  // Why `process` must not be signalled ("init", "the agent itself", "an
-  // ancestor of the agent", "listed in protected_pids", "kernel thread"), or
-  // nullopt when it may be.
+  // Why `process` must not be signalled ("init", "ssh daemon", "the agent
+  // itself", "an ancestor of the agent", "listed in protected_pids", "kernel
+  // thread", "listed in policy protected_processes (<entry>)"), or nullopt
+  // when it may be. A name entry matches comm, a comm the kernel truncated
+  // to 15 bytes, or the basename of argv[0]. Pure.
   std::optional<std::string> ReasonFor(const ProcessInfo& process) const;
 
+  // OK, or the PermissionDenied for a fault of `kind` targeting `process`:
+  // "<kind>: policy protected_processes: pid N (comm) is always protected
+  // (<reason>)" or "<kind>: policy protected_processes (<entry>) refuses pid
+  // N (comm)". Pure.
+  absl::Status Check(absl::string_view kind, const ProcessInfo& process) const;
+
  private:
+  struct Why {
+    std::string reason;
+    std::string entry;  // the policy entry, "" for the always protected
+  };
+  std::optional<Why> WhyProtected(const ProcessInfo& process) const;
+
   pid_t agent_;
   std::vector<pid_t> ancestors_;  // sorted
   std::vector<pid_t> extra_;      // sorted
+  std::vector<std::string> entries_;
 };
 
 struct ResolveOptions {
   // process.pause: leave processes that are already stopped (T) or traced
   // (t) alone, so Revert never resumes a process someone else stopped.
   bool skip_stopped = false;
+  // A name / cmdline match on a protected process (kernel threads aside)
+  // fails the resolution with PermissionDenied; false lists it in
+  // protected_skipped instead (process.kill repeat rounds).
+  bool refuse_protected = true;
 };
 
 // The result of one scan.
 struct Resolution {
   std::vector<ProcessInfo> matches;       // eligible, ordered oldest first
-  std::vector<pid_t> protected_skipped;   // matched but protected
+  std::vector<pid_t> protected_skipped;   // matched but protected and not refused
   std::vector<pid_t> stopped_skipped;     // matched but already stopped
   std::vector<pid_t> zombies_skipped;     // matched but exited
 };
 
 // Filters `processes` (any order) through `matcher` and `protection`. Pure.
-// For the pid selector: PermissionDenied when that pid is protected
-// ("process.kill: pid 1 is protected (init)"), FailedPrecondition when
-// skip_stopped and it is already stopped; a missing pid is an empty result.
-// Name / cmdline selectors never fail: skipped processes are listed.
+// PermissionDenied (ProtectedSet::Check's message) when the pid selector
+// names a protected pid, or when refuse_protected and a name / cmdline
+// matches a protected process other than a kernel thread (the lowest such
+// pid is named, with "; N more protected matches (pids ...)");
+// FailedPrecondition when skip_stopped and the named pid is already stopped;
+// a missing pid is an empty result.
 absl::StatusOr<Resolution> FilterTargets(const std::vector<ProcessInfo>& processes,
                                          const ProcessMatcher& matcher,
                                          const ProtectedSet& protection,

@@ -211,6 +211,30 @@ TEST(ProtectedSetTest, Reasons) {
   kthread.kernel_thread = true;
   EXPECT_EQ(p.ReasonFor(kthread), "kernel thread");
   EXPECT_EQ(p.ReasonFor(Proc(200, "worker", 1)), std::nullopt);
+  EXPECT_EQ(p.ReasonFor(Proc(812, "sshd", 1)), "ssh daemon");
+}
+
+TEST(ProtectedSetTest, PolicyEntriesMatchCommExeNameAndCmdline) {
+  ProtectedSet p(100, {1}, {},
+                 {"postgres", "averyveryverylongname", "cmdline:--role=primary"});
+  EXPECT_EQ(p.ReasonFor(Proc(300, "postgres", 1)),
+            "listed in policy protected_processes (postgres)");
+  // argv[0]'s basename (e.g. a process that renamed its comm).
+  EXPECT_EQ(p.ReasonFor(Proc(301, "pg-worker", 1, 'S', "/usr/lib/bin/postgres -D /data")),
+            "listed in policy protected_processes (postgres)");
+  // The kernel keeps 15 bytes of comm.
+  EXPECT_EQ(p.ReasonFor(Proc(302, "averyveryverylo", 1, 'S', "x")),
+            "listed in policy protected_processes (averyveryverylongname)");
+  EXPECT_EQ(p.ReasonFor(Proc(303, "app", 1, 'S', "app --role=primary --port 1")),
+            "listed in policy protected_processes (cmdline:--role=primary)");
+  EXPECT_EQ(p.ReasonFor(Proc(304, "app", 1, 'S', "app --role=replica")), std::nullopt);
+  EXPECT_EQ(p.ReasonFor(Proc(305, "postgres2", 1)), std::nullopt);
+  EXPECT_EQ(p.Check("process.pause", Proc(300, "postgres", 1)).message(),
+            "process.pause: policy protected_processes (postgres) refuses pid 300 (postgres)");
+  EXPECT_EQ(p.Check("process.kill", Proc(812, "sshd", 1)).message(),
+            "process.kill: policy protected_processes: pid 812 (sshd) is always protected "
+            "(ssh daemon)");
+  EXPECT_TRUE(p.Check("process.kill", Proc(304, "app", 1, 'S', "app")).ok());
 }
 
 TEST(ProtectedSetTest, ForThisAgentCoversSelfAndAncestors) {
@@ -238,19 +262,32 @@ TEST(FilterTargetsTest, SkipsProtectedKernelThreadsAndZombies) {
                                  Proc(50, "worker", 3),    Proc(77, "worker", 4),
                                  kthread,                  Proc(90, "worker", 5, 'Z'),
                                  Proc(91, "worker", 6, 'T'), Proc(92, "worker", 7)};
-  absl::StatusOr<Resolution> r = FilterTargets(ps, MustMatcher(ByName("worker")), TestProtection());
+  absl::StatusOr<Resolution> r = FilterTargets(ps, MustMatcher(ByName("worker")), TestProtection(),
+                                               {.skip_stopped = false, .refuse_protected = false});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(Pids(r->matches), ElementsAre(91, 92));  // kill may hit stopped ones
   EXPECT_THAT(r->protected_skipped, ElementsAre(1, 3, 50, 77, 100));
   EXPECT_THAT(r->zombies_skipped, ElementsAre(90));
   EXPECT_TRUE(r->stopped_skipped.empty());
+
+  // By default a protected match refuses the whole fault (kernel threads are
+  // only skipped).
+  absl::Status s = FilterTargets(ps, MustMatcher(ByName("worker")), TestProtection()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(s.message(),
+            "process.kill: policy protected_processes: pid 1 (worker) is always protected (init); "
+            "3 more protected matches (pids 50,77,100)");
+  std::vector<ProcessInfo> only_kthread = {kthread, Proc(92, "worker", 7)};
+  r = FilterTargets(only_kthread, MustMatcher(ByName("worker")), TestProtection());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->protected_skipped, ElementsAre(3));
 }
 
 TEST(FilterTargetsTest, SkipStoppedLeavesStoppedAndTracedAlone) {
   std::vector<ProcessInfo> ps = {Proc(91, "worker", 6, 'T'), Proc(93, "worker", 6, 't'),
                                  Proc(92, "worker", 7, 'R')};
   absl::StatusOr<Resolution> r = FilterTargets(ps, MustMatcher(ByName("worker")), TestProtection(),
-                                               {.skip_stopped = true});
+                                               {.skip_stopped = true, .refuse_protected = true});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(Pids(r->matches), ElementsAre(92));
   EXPECT_THAT(r->stopped_skipped, ElementsAre(91, 93));
@@ -267,17 +304,20 @@ TEST(FilterTargetsTest, ExplicitProtectedPidIsPermissionDenied) {
     EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << pid;
     return std::string(s.message());
   };
-  EXPECT_EQ(code_and_message(1), "process.kill: pid 1 is protected (init)");
-  EXPECT_EQ(code_and_message(100), "process.kill: pid 100 is protected (the agent itself)");
-  EXPECT_EQ(code_and_message(50), "process.kill: pid 50 is protected (an ancestor of the agent)");
-  EXPECT_EQ(code_and_message(77), "process.kill: pid 77 is protected (listed in protected_pids)");
-  EXPECT_EQ(code_and_message(2), "process.kill: pid 2 is protected (kernel thread)");
+  const std::string prefix = "process.kill: policy protected_processes: ";
+  EXPECT_EQ(code_and_message(1), prefix + "pid 1 (init) is always protected (init)");
+  EXPECT_EQ(code_and_message(100), prefix + "pid 100 (agent) is always protected (the agent itself)");
+  EXPECT_EQ(code_and_message(50),
+            prefix + "pid 50 (sh) is always protected (an ancestor of the agent)");
+  EXPECT_EQ(code_and_message(77),
+            prefix + "pid 77 (db) is always protected (listed in protected_pids)");
+  EXPECT_EQ(code_and_message(2), prefix + "pid 2 (kthreadd) is always protected (kernel thread)");
 }
 
 TEST(FilterTargetsTest, ExplicitStoppedPidForPauseIsFailedPrecondition) {
   std::vector<ProcessInfo> ps = {Proc(91, "worker", 6, 'T')};
   absl::Status s = FilterTargets(ps, MustMatcher(ByPid(91), "process.pause"), TestProtection(),
-                                 {.skip_stopped = true})
+                                 {.skip_stopped = true, .refuse_protected = true})
                        .status();
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.message(), HasSubstr("process.pause: pid 91 is already stopped"));
@@ -300,7 +340,7 @@ TEST(FilterTargetsTest, NoMatchErrorMentionsSkippedProtectedMatches) {
   EXPECT_EQ(NoMatchError(m, *r).message(), "process.kill: no process matches name \"foo\"");
 
   r = FilterTargets({Proc(1, "foo", 1), Proc(77, "foo", 2), Proc(5, "foo", 3, 'Z')}, m,
-                    TestProtection());
+                    TestProtection(), {.skip_stopped = false, .refuse_protected = false});
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->matches.empty());
   absl::Status s = NoMatchError(m, *r);

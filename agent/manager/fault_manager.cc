@@ -1,14 +1,17 @@
 #include "agent/manager/fault_manager.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <utility>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "agent/host/process.h"
+#include "agent/host/sysinfo.h"
+#include "agent/manager/request_validation.h"
 #include "common/status.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "spdlog/spdlog.h"
@@ -16,22 +19,9 @@
 namespace faultline::agent {
 namespace {
 
-constexpr size_t kMaxIdLength = 128;
 constexpr size_t kMaxExpiredRuns = 1024;
 
 using std::chrono::milliseconds;
-
-absl::Status ValidateId(absl::string_view field, const std::string& id) {
-  const bool ok = !id.empty() && id.size() <= kMaxIdLength &&
-                  std::all_of(id.begin(), id.end(), [](char c) {
-                    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-                           c == '_' || c == '-';
-                  });
-  if (ok) return absl::OkStatus();
-  std::string shown = id.size() > 64 ? absl::StrCat(id.substr(0, 64), "...") : id;
-  return absl::InvalidArgumentError(absl::StrCat(field, " must match [A-Za-z0-9._-]{1,128}, got \"",
-                                                 absl::CHexEscape(shown), "\""));
-}
 
 // Seconds for logs: "30", "1.5".
 std::string Seconds(milliseconds d) { return absl::StrFormat("%g", d.count() / 1000.0); }
@@ -81,8 +71,34 @@ struct FaultManager::Entry {
   bool warned = false;
 };
 
+namespace {
+
+// What the manager adds to the caller's options: the policy's protected
+// processes and the agent's ancestry at start go into every FaultContext,
+// MemTotal into the policy when it limits memory.
+ManagerOptions Completed(ManagerOptions options) {
+  FaultContext& context = options.fault_context;
+  for (const std::string& entry : options.policy.protected_processes) {
+    context.protected_processes.push_back(entry);
+  }
+  for (pid_t pid : AncestorsOf(getpid())) context.agent_ancestors.push_back(pid);
+  if (options.policy.max_memory.has_value() && options.policy.mem_total_bytes == 0) {
+    if (absl::StatusOr<MemInfo> mem = ReadMemInfo(); mem.ok()) {
+      options.policy.mem_total_bytes = mem->total_bytes;
+    } else {
+      spdlog::warn("policy max_memory: MemTotal unreadable, memory.pressure specs in other units "
+                   "are refused error=\"{}\"",
+                   std::string(mem.status().message()));
+    }
+  }
+  if (!options.policy.Unlimited()) spdlog::info("policy {}", options.policy.Describe());
+  return options;
+}
+
+}  // namespace
+
 FaultManager::FaultManager(ManagerOptions options, const Clock* clock, FaultFactory factory)
-    : options_(std::move(options)),
+    : options_(Completed(std::move(options))),
       clock_(clock),
       factory_(std::move(factory)),
       state_file_(std::make_unique<StateFile>(options_.state_dir)) {}
@@ -189,37 +205,13 @@ absl::StatusOr<std::vector<v1::FaultStatus>> FaultManager::Recover() {
 absl::StatusOr<v1::ApplyResponse> FaultManager::Apply(const v1::ApplyRequest& request,
                                                       const ApplyOrigin& origin) {
   // Request fields and spec first: nothing below runs for a bad request.
-  FL_RETURN_IF_ERROR(ValidateId("fault_id", request.fault_id()));
+  FL_RETURN_IF_ERROR(ValidateRequestFields(request, options_.max_duration));
   const std::string& id = request.fault_id();
   const std::string prefix = absl::StrCat("fault ", id);
-  FL_RETURN_IF_ERROR(Annotate(ValidateId("run_id", request.run_id()), prefix));
-  const uint64_t max_ms = static_cast<uint64_t>(options_.max_duration.count());
-  if (request.duration_ms() == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(prefix, ": duration_ms must be > 0"));
-  }
-  if (request.duration_ms() > max_ms) {
-    return absl::InvalidArgumentError(absl::StrCat(prefix, ": duration_ms must be at most ",
-                                                   max_ms, " (max_duration), got ",
-                                                   request.duration_ms()));
-  }
-  if (request.ttl_ms() != 0 && request.ttl_ms() < request.duration_ms()) {
-    return absl::InvalidArgumentError(absl::StrCat(prefix, ": ttl_ms must be >= duration_ms (",
-                                                   request.duration_ms(), "), got ",
-                                                   request.ttl_ms()));
-  }
-  if (request.ttl_ms() > max_ms) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        prefix, ": ttl_ms must be at most ", max_ms, " (max_duration), got ", request.ttl_ms()));
-  }
-  if (request.lease_ttl_ms() > max_ms) {
-    return absl::InvalidArgumentError(absl::StrCat(prefix, ": lease_ttl_ms must be at most ",
-                                                   max_ms, " (max_duration), got ",
-                                                   request.lease_ttl_ms()));
-  }
   const std::string kind = KindName(request.spec());
-  if (kind.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(prefix, ": spec names no fault kind"));
-  }
+  // The operator's policy, before anything is built or touched (dry runs
+  // too, so `plan` shows the denial).
+  FL_RETURN_IF_ERROR(Annotate(options_.policy.CheckRequest(request), prefix));
   FaultContext context = options_.fault_context;
   context.fault_id = id;
   context.caller_address = origin.caller_address;
@@ -254,6 +246,7 @@ absl::StatusOr<v1::ApplyResponse> FaultManager::Apply(const v1::ApplyRequest& re
     return absl::FailedPreconditionError(absl::StrCat(
         "lease for run ", request.run_id(), " expired; its faults were reverted"));
   }
+  FL_RETURN_IF_ERROR(Annotate(options_.policy.CheckConcurrent(active_.size()), prefix));
   if (active_.size() >= options_.max_faults) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "agent fault cap reached: ", active_.size(), " active (max_faults)"));

@@ -12,6 +12,10 @@
 //    again after Apply; Recover() reverts whatever it lists.
 //  - Halt() and the destructor revert everything.
 //  - At most `max_faults` faults are active at once (ResourceExhausted).
+//  - The operator's Policy (agent/policy/policy.h) refuses a request with
+//    PermissionDenied before anything is built, prepared or persisted, dry
+//    runs included; protected processes are refused when Prepare resolves
+//    targets (agent/faults/process_target.h).
 //
 // Thread-safe: all public methods may be called concurrently; mutations are
 // serialised by one mutex.
@@ -36,6 +40,7 @@
 #include "agent/faults/fault_factory.h"
 #include "agent/host/clock.h"
 #include "agent/manager/state_file.h"
+#include "agent/policy/policy.h"
 #include "faultline/v1/agent.pb.h"
 
 namespace faultline::agent {
@@ -50,7 +55,13 @@ struct ManagerOptions {
   // Longest duration / TTL accepted.
   std::chrono::milliseconds max_duration{std::chrono::hours(24)};
   // Copied into every fault's FaultContext (fault_id is filled per fault).
+  // The manager adds policy.protected_processes and the agent's ancestors at
+  // construction (see FaultContext).
   FaultContext fault_context;
+  // The operator's limits (agent config `policy:`); default: none. The
+  // manager fills policy.mem_total_bytes from /proc/meminfo at construction
+  // when max_memory is set.
+  Policy policy;
 };
 
 // What the gRPC layer knows about one Apply call; copied into that fault's
@@ -93,8 +104,11 @@ class FaultManager {
 
   // Applies a fault. Idempotent by fault_id: same id + same spec while active
   // returns the active status with already_active=true; same id with another
-  // spec is AlreadyExists. InvalidArgument (bad id/spec/duration),
-  // ResourceExhausted (cap), FailedPrecondition (run's lease expired), plus
+  // spec is AlreadyExists. InvalidArgument (bad id/spec/duration, see
+  // request_validation.h), PermissionDenied (policy: "fault <id>: policy
+  // <rule> (<limit>) refuses <what>"; a protected process among the targets
+  // from Prepare), ResourceExhausted (cap), FailedPrecondition (run's lease
+  // expired), plus
   // whatever Prepare/Apply return, annotated "prepare|apply <kind> id=<id>".
   // On error nothing stays applied; the one exception is an Apply error whose
   // clean-up Revert also fails: that fault stays listed as FAILED and Tick
@@ -102,8 +116,9 @@ class FaultManager {
   // to now + lease_ttl_ms (0 = default_lease_ttl), never shortening it.
   // dry_run: runs every check and Prepare() only; state DRY_RUN; nothing is
   // persisted and no lease is created.
-  // Order: request fields and spec (InvalidArgument), then same-id
-  // idempotency, lease, cap, Prepare, write-ahead persist, Apply, persist.
+  // Order: request fields (InvalidArgument), Policy::CheckRequest, spec
+  // (factory), then same-id idempotency, lease, policy max_concurrent_faults,
+  // cap, Prepare (protected processes), write-ahead persist, Apply, persist.
   // Holds the manager's mutex throughout, so Fault::Apply must be quick.
   // `origin` fills FaultContext.caller_address / control_port for this fault.
   absl::StatusOr<v1::ApplyResponse> Apply(const v1::ApplyRequest& request,
