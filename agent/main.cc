@@ -1,11 +1,15 @@
-// faultline-agent: flags → AgentConfig → RunAgentDaemon. No logic here.
+// faultline-agent: config file + flags → AgentConfig → RunAgentDaemon. No
+// logic here. A flag given on the command line wins over the config file.
 #include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/config/agent_config_file.h"
 #include "agent/server/agent_daemon.h"
 #include "boost/program_options.hpp"
 #include "common/logging.h"
@@ -24,6 +28,7 @@ int main(int argc, char** argv) {
   std::string log_format = "text";
   int parent_pid = 0;
   int max_faults = static_cast<int>(config.max_faults);
+  std::string config_path;
 
   po::options_description flags("faultline-agent: injects faults on this host for the faultline "
                                  "controller and always takes them back out.\nFlags");
@@ -49,6 +54,14 @@ int main(int argc, char** argv) {
        "halt and exit when this process exits (0 = none)")
       ("ready-file", po::value(&config.ready_file),
        "once serving, write the bound address to this file")
+      ("config", po::value(&config_path),
+       "agent config file (YAML: tls, audit_log, authorization, policy, and the flags "
+       "above by their snake_case names); flags given here win")
+      ("tls-ca", po::value(&config.tls.ca), "CA bundle client certificates must chain to")
+      ("tls-cert", po::value(&config.tls.cert), "this agent's certificate (PEM)")
+      ("tls-key", po::value(&config.tls.key), "its private key (PEM, unencrypted)")
+      ("insecure", po::bool_switch(&config.insecure),
+       "serve a non-loopback address without TLS (anyone who can reach it can inject faults)")
       ("version", "print the version and exit")
       ("help", "print this help and exit");
   // clang-format on
@@ -70,6 +83,38 @@ int main(int argc, char** argv) {
     return 0;
   }
   config.state_dir = vars["state-dir"].as<std::string>();
+  if (!config_path.empty()) {
+    std::vector<faultline::Diagnostic> diagnostics;
+    absl::StatusOr<faultline::agent::AgentConfigFile> file =
+        faultline::agent::LoadAgentConfigFile(config_path, &diagnostics);
+    if (!file.ok()) {
+      if (diagnostics.empty()) {
+        std::cerr << "faultline-agent: " << file.status().message() << "\n";
+      }
+      for (const faultline::Diagnostic& diagnostic : diagnostics) {
+        std::cerr << diagnostic.ToString() << "\n";
+      }
+      return 2;
+    }
+    auto from_file = [&vars](const char* flag) { return vars[flag].defaulted(); };
+    if (file->listen && from_file("listen")) config.listen = *file->listen;
+    if (file->state_dir && from_file("state-dir")) config.state_dir = *file->state_dir;
+    if (file->max_faults && from_file("max-faults")) {
+      max_faults = static_cast<int>(*file->max_faults);
+    }
+    if (file->lease_ttl && from_file("lease-ttl")) {
+      lease_ttl = absl::StrCat(file->lease_ttl->count(), "ms");
+    }
+    if (file->memory_reserve_pct && from_file("memory-reserve-pct")) {
+      config.memory_reserve_pct = *file->memory_reserve_pct;
+    }
+    if (!vars.count("tls-ca")) config.tls.ca = file->tls.ca;
+    if (!vars.count("tls-cert")) config.tls.cert = file->tls.cert;
+    if (!vars.count("tls-key")) config.tls.key = file->tls.key;
+    config.audit_log = file->audit_log;
+    if (file->authorization) config.authorization = *file->authorization;
+    if (file->policy) config.policy = *file->policy;
+  }
   auto ttl = faultline::ParseDuration(lease_ttl);
   if (!ttl.ok()) {
     std::cerr << "faultline-agent: --lease-ttl: " << ttl.status().message() << "\n";

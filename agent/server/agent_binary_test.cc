@@ -1,14 +1,18 @@
 // The faultline-agent binary as a child process: flags, exit codes, the
-// ready file, SIGTERM/SIGINT and the death of the watched parent.
+// ready file, SIGTERM/SIGINT and the death of the watched parent; its config
+// file, mutual TLS, the refusal of a plaintext non-local listener and a
+// certificate reload (SIGHUP) while a real fault is active.
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -16,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/tls.h"
+#include "common/tls_testing.h"
 #include "faultline/v1/agent.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -114,12 +120,15 @@ class AgentBinaryTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
+  // The agent's flags; --listen 127.0.0.1:0 unless `extra` names another.
   std::vector<std::string> Args(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {AgentBinary().string(),
-                                     "--listen",      "127.0.0.1:0",
                                      "--state-dir",   (dir_ / "state").string(),
                                      "--ready-file",  (dir_ / "ready").string(),
                                      "--log-level",   "info"};
+    if (std::find(extra.begin(), extra.end(), "--listen") == extra.end()) {
+      args.insert(args.end(), {"--listen", "127.0.0.1:0"});
+    }
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
@@ -381,6 +390,165 @@ TEST_F(AgentBinaryPauseTest, ParentKill9ResumesAPausedProcess) {
   ::waitpid(parent, nullptr, 0);
   EXPECT_EQ(agent.Wait(std::chrono::seconds(20)), 0) << ReadFile(log());
   EXPECT_TRUE(AwaitStopped(victim_->pid(), false));
+}
+
+// TLS: the agent reads its files from dir_/tls (so a test can replace them),
+// configured through --config.
+class AgentBinaryTlsTest : public AgentBinaryPauseTest {
+ protected:
+  void SetUp() override {
+    AgentBinaryPauseTest::SetUp();
+    ASSERT_TRUE(MakeDevCerts(dir_ / "certs1").ok());
+    std::filesystem::create_directories(dir_ / "tls");
+    InstallServerFiles(dir_ / "certs1");
+    std::ofstream(dir_ / "agent.yaml") << "tls: {ca: tls/ca.pem, cert: tls/agent.pem, "
+                                          "key: tls/agent.key}\n"
+                                          "audit_log: audit/agent-audit.jsonl\n";
+  }
+
+  void InstallServerFiles(const std::filesystem::path& certs) {
+    for (const char* name : {"ca.pem", "agent.pem", "agent.key"}) {
+      // Through a rename, as an operator's deployment tool would.
+      std::filesystem::copy_file(certs / name, dir_ / "tls" / (std::string(name) + ".new"),
+                                 std::filesystem::copy_options::overwrite_existing);
+      std::filesystem::rename(dir_ / "tls" / (std::string(name) + ".new"), dir_ / "tls" / name);
+    }
+  }
+
+  // A stub presenting `name` of the set in `certs` and trusting its CA.
+  std::unique_ptr<v1::AgentService::Stub> TlsClient(const std::string& address,
+                                                    const std::filesystem::path& certs,
+                                                    const std::string& name = "controller") {
+    TlsFiles files = DevCertFiles(certs, name);
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        MakeChannelCredentials(files);
+    EXPECT_TRUE(credentials.ok()) << credentials.status();
+    if (!credentials.ok()) return nullptr;
+    return v1::AgentService::NewStub(
+        grpc::CreateCustomChannel(address, *credentials, ChannelArgumentsFor(files)));
+  }
+
+  static grpc::Status List(v1::AgentService::Stub& stub, v1::ListResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return stub.List(&context, v1::ListRequest(), response);
+  }
+
+  // Waits until the log holds `text` (SIGHUP is handled asynchronously).
+  bool AwaitLog(const std::string& text) {
+    const auto deadline = Steady::now() + std::chrono::seconds(10);
+    while (Steady::now() < deadline) {
+      if (ReadFile(log()).find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+};
+
+TEST_F(AgentBinaryTlsTest, CertReloadMidFaultKeepsTheFault) {
+  Child agent(Args({"--config", (dir_ / "agent.yaml").string()}), log());
+  const std::string address = AwaitReady(agent);
+  ASSERT_FALSE(address.empty()) << ReadFile(log());
+  EXPECT_THAT(ReadFile(log()), HasSubstr("tls on ca=" + (dir_ / "tls" / "ca.pem").string()));
+
+  // Plaintext does not get through; the controller certificate of CA1 does.
+  auto plaintext = Connect(address);
+  v1::ListResponse listed;
+  EXPECT_FALSE(List(*plaintext, &listed).ok());
+  auto ca1 = TlsClient(address, dir_ / "certs1");
+  ASSERT_NE(ca1, nullptr);
+  ASSERT_TRUE(PauseAvailable(*ca1)) << ReadFile(log());
+  grpc::Status applied = PauseVictim(*ca1);
+  ASSERT_TRUE(applied.ok()) << applied.error_message();
+  ASSERT_TRUE(AwaitStopped(victim_->pid(), true));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "audit" / "agent-audit.jsonl"));
+
+  // A broken set (garbage key) is refused; the old one stays in force.
+  std::ofstream(dir_ / "tls" / "agent.key") << "garbage\n";
+  ASSERT_EQ(::kill(agent.pid(), SIGHUP), 0);
+  ASSERT_TRUE(AwaitLog("tls reload failed")) << ReadFile(log());
+  EXPECT_THAT(ReadFile(log()), HasSubstr("holds no unencrypted PEM private key"));
+  EXPECT_TRUE(List(*TlsClient(address, dir_ / "certs1"), &listed).ok()) << ReadFile(log());
+
+  // Set 2, from a second CA.
+  ASSERT_TRUE(MakeDevCerts(dir_ / "certs2").ok());
+  InstallServerFiles(dir_ / "certs2");
+  const auto reload_start = Steady::now();
+  ASSERT_EQ(::kill(agent.pid(), SIGHUP), 0);
+  ASSERT_TRUE(AwaitLog("tls reloaded")) << ReadFile(log());
+  grpc::Status status;
+  do {
+    listed.Clear();
+    status = List(*TlsClient(address, dir_ / "certs2"), &listed);
+    if (status.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (Steady::now() - reload_start < std::chrono::seconds(3));
+  ASSERT_TRUE(status.ok()) << status.error_message() << "\n" << ReadFile(log());
+  const auto reload_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      Steady::now() - reload_start);
+  std::cout << "CA2 client served " << reload_ms.count() << " ms after SIGHUP\n";
+
+  // The fault survived the reload, and is still in force on the host.
+  ASSERT_EQ(listed.faults_size(), 1);
+  EXPECT_EQ(listed.faults(0).fault_id(), "pause-victim");
+  EXPECT_EQ(listed.faults(0).state(), v1::FAULT_STATE_ACTIVE);
+  EXPECT_EQ(ProcessState(victim_->pid()), 'T');
+
+  // CA1 is no longer trusted: neither a new client nor the connection that
+  // applied the fault (VerifyPeer judges every call against the current CA).
+  EXPECT_FALSE(List(*TlsClient(address, dir_ / "certs1"), &listed).ok());
+  status = List(*ca1, &listed);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
+
+  ASSERT_EQ(::kill(agent.pid(), SIGTERM), 0);
+  EXPECT_EQ(agent.Wait(std::chrono::seconds(20)), 0) << ReadFile(log());
+  EXPECT_TRUE(AwaitStopped(victim_->pid(), false));
+}
+
+TEST_F(AgentBinaryTlsTest, BadAccessConfigExitsTwo) {
+  struct Case {
+    std::vector<std::string> flags;
+    std::string message;
+  };
+  std::ofstream(dir_ / "bad.yaml") << "tls:\n  ca: tls/ca.pem\n  cert: tls/agent.pem\n"
+                                      "audit_log: 5\npolicy:\n  max_dleay: 1s\n";
+  const std::string bad = (dir_ / "bad.yaml").string();
+  const std::string tls = (dir_ / "tls").string();
+  const std::vector<Case> cases = {
+      {{"--listen", "0.0.0.0:0"},
+       "refusing to listen on 0.0.0.0:0 without tls: other hosts could inject faults here"},
+      {{"--listen", "[::]:0"}, "refusing to listen on [::]:0 without tls"},
+      {{"--config", bad}, bad + ":2:3: missing required field \"key\" in tls"},
+      {{"--config", bad}, bad + ":6:3:"},
+      {{"--config", (dir_ / "absent.yaml").string()}, "absent.yaml"},
+      {{"--tls-ca", tls + "/ca.pem"}, "tls needs all three of ca, cert and key; missing: cert, key"},
+      {{"--config", (dir_ / "agent.yaml").string(), "--tls-key", (dir_ / "certs1" / "controller.key").string()},
+       "does not match cert"},
+      {{"--tls-ca", tls + "/ca.pem", "--tls-cert", (dir_ / "certs1" / "expired.pem").string(),
+        "--tls-key", (dir_ / "certs1" / "expired.key").string()},
+       "expired at 2020-02-01T00:00:00Z"},
+  };
+  for (const Case& c : cases) {
+    Child agent(Args(c.flags), log());
+    EXPECT_EQ(agent.Wait(std::chrono::seconds(20)), 2) << c.flags[1] << "\n" << ReadFile(log());
+    EXPECT_THAT(ReadFile(log()), HasSubstr(c.message));
+  }
+}
+
+// --insecure on an address other hosts could reach: it starts, and says so
+// loudly. Run in a network namespace of its own (only a down loopback), so
+// the plaintext port is reachable from nowhere.
+TEST_F(AgentBinaryTest, InsecureNonLocalListenStartsWithALoudWarning) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a network namespace";
+  std::vector<std::string> args = Args({"--listen", "0.0.0.0:0", "--insecure"});
+  args.insert(args.begin(), {"/usr/bin/unshare", "--net"});
+  Child agent(args, log());
+  const std::string address = AwaitReady(agent);
+  ASSERT_FALSE(address.empty()) << ReadFile(log());
+  EXPECT_THAT(address, ::testing::StartsWith("0.0.0.0:"));
+  EXPECT_THAT(ReadFile(log()), HasSubstr("INSECURE: listening on 0.0.0.0:0 in PLAINTEXT"));
+  ASSERT_EQ(::kill(agent.pid(), SIGTERM), 0);
+  EXPECT_EQ(agent.Wait(std::chrono::seconds(20)), 0) << ReadFile(log());
 }
 
 }  // namespace

@@ -17,10 +17,13 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/access/audit_log.h"
 #include "agent/faults/fault_factory.h"
 #include "agent/faults/network/support.h"
 #include "agent/manager/state_file.h"
 #include "common/status.h"
+#include "common/tls.h"
 #include "common/unique_fd.h"
 #include "spdlog/spdlog.h"
 
@@ -28,6 +31,8 @@ namespace faultline::agent {
 namespace {
 
 constexpr absl::string_view kUnixPrefix = "unix:";
+// Largest request the agent accepts; an ApplyRequest is a few hundred bytes.
+constexpr int kMaxReceiveBytes = 1 << 20;
 
 // "unix:/p" and "unix:///p" both name /p.
 std::string UnixPath(absl::string_view listen) {
@@ -60,7 +65,62 @@ absl::Status ValidateConfig(const AgentConfig& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("parent pid must be > 0, got ", config.parent_pid));
   }
+  if (config.access.has_value()) return absl::OkStatus();
+  if (!config.tls.empty()) {
+    std::vector<std::string> missing;
+    if (config.tls.ca.empty()) missing.push_back("ca");
+    if (config.tls.cert.empty()) missing.push_back("cert");
+    if (config.tls.key.empty()) missing.push_back("key");
+    if (!missing.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tls needs all three of ca, cert and key; missing: ", absl::StrJoin(missing, ", ")));
+    }
+    if (absl::StartsWith(config.listen, kUnixPrefix)) return absl::OkStatus();
+    if (absl::Status files = CheckTlsFiles(config.tls); !files.ok()) {
+      // Whatever the file's problem, it is a configuration error.
+      return absl::InvalidArgumentError(files.message());
+    }
+  } else if (!config.insecure && !IsLocalOnlyAddress(config.listen)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refusing to listen on ", config.listen,
+        " without tls: other hosts could inject faults here; give --tls-ca, --tls-cert and "
+        "--tls-key (or tls: in --config), listen on loopback or a unix socket, or pass "
+        "--insecure to accept the risk"));
+  }
   return absl::OkStatus();
+}
+
+// The TLS state, audit log and rules of a config that brings no prebuilt
+// AccessOptions.
+absl::StatusOr<AccessOptions> BuildAccess(const AgentConfig& config,
+                                          std::shared_ptr<ServerTls>* tls) {
+  AccessOptions access;
+  const bool unix_socket = absl::StartsWith(config.listen, kUnixPrefix);
+  if (!config.tls.empty() && unix_socket) {
+    spdlog::warn("tls files ignored: {} is a unix socket, which controllers reach in plaintext",
+                 config.listen);
+  } else if (!config.tls.empty()) {
+    FL_ASSIGN_OR_RETURN(std::unique_ptr<ServerTls> created,
+                        ServerTls::Create(config.tls, (config.state_dir / "tls").string()));
+    *tls = std::move(created);
+    access.tls = *tls;
+    absl::StatusOr<std::string> subject = CertificateSubject(config.tls.cert);
+    spdlog::info("tls on ca={} cert={} subject=\"{}\"", config.tls.ca, config.tls.cert,
+                 subject.ok() ? *subject : std::string("?"));
+  } else if (!unix_socket && !IsLocalOnlyAddress(config.listen)) {
+    spdlog::warn("INSECURE: listening on {} in PLAINTEXT (--insecure): anyone who can reach "
+                 "this port can inject faults on this host and nobody is authenticated",
+                 config.listen);
+  }
+  access.authorization = config.authorization;
+  const std::string audit_path = config.audit_log.empty()
+                                     ? (config.state_dir / "audit.jsonl").string()
+                                     : config.audit_log;
+  FL_ASSIGN_OR_RETURN(std::unique_ptr<AuditLog> audit, AuditLog::Open(audit_path));
+  access.audit = std::move(audit);
+  spdlog::info("audit log path={} authorization_rules={}", audit_path,
+               config.authorization.rules().size());
+  return access;
 }
 
 // Removes a socket file left by a dead agent. A live one (accepting
@@ -105,6 +165,15 @@ std::string DefaultStressorPath() {
 absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfig& config) {
   FL_RETURN_IF_ERROR(ValidateConfig(config));
   std::unique_ptr<AgentServer> agent(new AgentServer());
+  AccessOptions access;
+  if (config.access.has_value()) {
+    access = *config.access;
+    // Every ServerTls is made non-const by ServerTls::Create; the service
+    // only needs a const view, the reload path the mutable one.
+    agent->tls_ = std::const_pointer_cast<ServerTls>(access.tls);
+  } else {
+    FL_ASSIGN_OR_RETURN(access, BuildAccess(config, &agent->tls_));
+  }
 
   const Clock* clock = config.clock;
   if (clock == nullptr) {
@@ -119,6 +188,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
       config.stressor_path.empty() ? DefaultStressorPath() : config.stressor_path;
   options.fault_context.memory_reserve_pct = config.memory_reserve_pct;
   if (config.parent_pid > 0) options.fault_context.protected_pids.push_back(config.parent_pid);
+  options.policy = config.policy;
   // Once per start, before any fault is built (recovery included).
   options.fault_context.network = DetectNetworkSupport();
   {
@@ -156,7 +226,8 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
     FaultContext context = options.fault_context;
     kinds = [context] { return HostCapabilities(context); };
   }
-  agent->service_ = std::make_unique<AgentServiceImpl>(agent->manager_.get(), std::move(kinds));
+  agent->service_ = std::make_unique<AgentServiceImpl>(agent->manager_.get(), std::move(kinds),
+                                                       std::move(access));
 
   const bool unix_socket = absl::StartsWith(config.listen, kUnixPrefix);
   if (unix_socket) FL_RETURN_IF_ERROR(RemoveStaleSocket(UnixPath(config.listen)));
@@ -164,10 +235,11 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   // gRPC sets SO_REUSEPORT by default, which would let a second agent bind
   // the same port silently and split the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(kMaxReceiveBytes);
   int port = 0;
   builder.AddListeningPort(config.listen,
-                           config.credentials ? config.credentials
-                                              : grpc::InsecureServerCredentials(),
+                           agent->tls_ ? agent->tls_->credentials()
+                                       : grpc::InsecureServerCredentials(),
                            &port);
   builder.RegisterService(agent->service_.get());
   agent->server_ = builder.BuildAndStart();
@@ -194,6 +266,11 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
     agent->ready_file_ = config.ready_file;
   }
   return agent;
+}
+
+absl::Status AgentServer::ReloadTls() {
+  if (tls_ == nullptr) return absl::FailedPreconditionError("the listener does not use tls");
+  return tls_->Reload();
 }
 
 AgentServer::~AgentServer() {
@@ -292,7 +369,16 @@ int RunAgentDaemon(const AgentConfig& config) {
       signalfd_siginfo info{};
       if (::read(signal_fd.get(), &info, sizeof(info)) != sizeof(info)) continue;
       if (info.ssi_signo == SIGHUP) {
-        spdlog::info("signal received signal=SIGHUP; nothing to reload, faults kept");
+        if (!(*server)->uses_tls()) {
+          spdlog::info("signal received signal=SIGHUP; nothing to reload, faults kept");
+        } else if (absl::Status reloaded = (*server)->ReloadTls(); reloaded.ok()) {
+          spdlog::info("signal received signal=SIGHUP; tls reloaded ca={} cert={}, faults kept",
+                       config.tls.ca, config.tls.cert);
+        } else {
+          spdlog::error("signal received signal=SIGHUP; tls reload failed error=\"{}\" "
+                        "(the previous certificates stay in force, faults kept)",
+                        std::string(reloaded.message()));
+        }
         continue;
       }
       spdlog::info("signal received signal={}; halting", ::strsignal(info.ssi_signo));
