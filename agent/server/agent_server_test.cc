@@ -11,12 +11,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "agent/access/authorization.h"
 #include "agent/manager/fake_fault.h"
 #include "agent/server/agent_daemon.h"
 #include "faultline/v1/agent.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace faultline::agent {
 namespace {
@@ -422,6 +424,59 @@ TEST_F(AgentServerTest, ApplyPassesTheCallerAndControlPortToTheFault) {
   EXPECT_EQ((*seen)[0].caller_address, "");
   EXPECT_EQ((*seen)[0].control_port, 0);
   EXPECT_EQ(Halt("test").reverted_size(), 1);
+}
+
+std::vector<nlohmann::json> AuditLines(const std::filesystem::path& path) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(ReadFile(path));
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+// Without a config the agent audits mutating calls to <state_dir>/audit.jsonl
+// and lets every (anonymous, plaintext) caller do everything.
+TEST_F(AgentServerTest, AuditsMutatingCallsInTheStateDirByDefault) {
+  StartServer();
+  ASSERT_TRUE(Apply(Request("f1")).ok());
+  EXPECT_EQ(List().faults_size(), 1);
+  EXPECT_EQ(Halt("done").reverted_size(), 1);
+  std::vector<nlohmann::json> lines = AuditLines(config_.state_dir / "audit.jsonl");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["rpc"], "Apply");
+  EXPECT_EQ(lines[0]["identity"], "anonymous");
+  EXPECT_EQ(lines[0]["peer"], "127.0.0.1");
+  EXPECT_EQ(lines[0]["code"], "OK");
+  EXPECT_EQ(lines[1]["rpc"], "Halt");
+  EXPECT_EQ(lines[1]["reason"], "done");
+}
+
+// The config's rules and audit path reach the service: a plaintext caller is
+// "anonymous" and gets only what a rule grants.
+TEST_F(AgentServerTest, ConfiguredRulesRefuseAndAudit) {
+  config_.audit_log = (dir_ / "log" / "audit.jsonl").string();
+  config_.authorization = Authorization({AuthorizationRule{
+      .name = "local",
+      .identities = {"anonymous"},
+      .allow = {Action::kApply, Action::kRevert, Action::kList},
+      .kinds = {"cpu.*"}}});
+  StartServer();
+  ASSERT_TRUE(Apply(Request("f1")).ok());
+  grpc::ClientContext context;
+  v1::HaltResponse halted;
+  grpc::Status status = stub_->Halt(&context, v1::HaltRequest(), &halted);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(status.error_message(), "no authorization rule lets anonymous halt (rules: local)");
+  EXPECT_TRUE(host_->IsApplied("f1"));
+  v1::RevertResponse reverted;
+  ASSERT_TRUE(Revert("f1", &reverted).ok());
+
+  std::vector<nlohmann::json> lines = AuditLines(config_.audit_log);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0]["rpc"], "Apply");
+  EXPECT_EQ(lines[1]["rpc"], "Halt");
+  EXPECT_EQ(lines[1]["code"], "PERMISSION_DENIED");
+  EXPECT_EQ(lines[2]["rpc"], "Revert");
+  EXPECT_FALSE(std::filesystem::exists(config_.state_dir / "audit.jsonl"));
 }
 
 }  // namespace
