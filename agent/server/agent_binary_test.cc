@@ -403,7 +403,8 @@ class AgentBinaryTlsTest : public AgentBinaryPauseTest {
     InstallServerFiles(dir_ / "certs1");
     std::ofstream(dir_ / "agent.yaml") << "tls: {ca: tls/ca.pem, cert: tls/agent.pem, "
                                           "key: tls/agent.key}\n"
-                                          "audit_log: audit/agent-audit.jsonl\n";
+                                          "audit_log: audit/agent-audit.jsonl\n"
+                                          "lease_ttl: 20s\nmax_faults: 7\n";
   }
 
   void InstallServerFiles(const std::filesystem::path& certs) {
@@ -458,6 +459,13 @@ TEST_F(AgentBinaryTlsTest, CertReloadMidFaultKeepsTheFault) {
   auto ca1 = TlsClient(address, dir_ / "certs1");
   ASSERT_NE(ca1, nullptr);
   ASSERT_TRUE(PauseAvailable(*ca1)) << ReadFile(log());
+  {
+    grpc::ClientContext context;
+    v1::CapabilitiesResponse caps;
+    ASSERT_TRUE(ca1->Capabilities(&context, v1::CapabilitiesRequest(), &caps).ok());
+    EXPECT_EQ(caps.default_lease_ttl_ms(), 20'000u);  // from the config file
+    EXPECT_EQ(caps.max_faults(), 7u);
+  }
   grpc::Status applied = PauseVictim(*ca1);
   ASSERT_TRUE(applied.ok()) << applied.error_message();
   ASSERT_TRUE(AwaitStopped(victim_->pid(), true));
