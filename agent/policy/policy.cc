@@ -124,6 +124,8 @@ absl::Status CheckMemory(const MemoryLimit& limit, uint64_t mem_total,
   if (mem_total == 0) return Refuse("max_memory", shown, absl::StrCat(what, " (MemTotal unknown)"));
   const double bytes = spec.percent() / 100.0 * static_cast<double>(mem_total);
   if (!AtMost(bytes, static_cast<double>(limit.bytes))) {
+    // Only a finite value below 2^64 may be converted (anything else is UB).
+    if (!(bytes >= 0 && bytes < 1.8e19)) return Refuse("max_memory", shown, what);
     return Refuse("max_memory", shown,
                   absl::StrCat(what, " (", Bytes(static_cast<uint64_t>(bytes)), ")"));
   }

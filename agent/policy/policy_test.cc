@@ -1,5 +1,7 @@
 #include "agent/policy/policy.h"
 
+#include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -265,6 +267,33 @@ TEST(CheckRequestTest, UnlimitedAllowsAnythingButTheAlwaysProtected) {
   EXPECT_TRUE(none.CheckRequest(v1::ApplyRequest()).ok());
   EXPECT_EQ(none.CheckRequest(KillName("sshd")).code(), absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(none.CheckConcurrent(1000).ok());
+}
+
+// Hostile values never crash, wrap or slip under a limit.
+TEST(CheckRequestTest, ExtremeValuesAreRefusedCleanly) {
+  Policy p = MustParse(R"(
+  max_delay: 1s
+  max_loss_pct: 10
+  max_memory: 1Gi
+  max_duration: 1h
+)");
+  p.mem_total_bytes = UINT64_MAX;
+  for (const v1::ApplyRequest& r :
+       {Delay(UINT64_MAX, UINT64_MAX, "x"), Loss(std::numeric_limits<double>::infinity()),
+        Loss(-std::nan("")), Memory(0, 1e300), Memory(UINT64_MAX, 0)}) {
+    absl::Status s = p.CheckRequest(r);
+    EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << r.ShortDebugString();
+  }
+  v1::ApplyRequest forever = Cpu(1);
+  forever.set_duration_ms(UINT64_MAX);
+  EXPECT_EQ(p.CheckRequest(forever).code(), absl::StatusCode::kPermissionDenied);
+  v1::ApplyRequest ge = Loss(0);
+  ge.mutable_spec()->mutable_network_loss()->set_model(v1::LOSS_MODEL_GILBERT_ELLIOTT);
+  ge.mutable_spec()->mutable_network_loss()->mutable_gilbert_elliott()->set_p_pct(
+      std::numeric_limits<double>::infinity());
+  ge.mutable_spec()->mutable_network_loss()->mutable_gilbert_elliott()->set_r_pct(
+      std::numeric_limits<double>::infinity());
+  EXPECT_EQ(p.CheckRequest(ge).code(), absl::StatusCode::kPermissionDenied);
 }
 
 TEST(CheckRequestTest, EmptyAllowedKindsRefusesEverything) {
