@@ -30,7 +30,8 @@ struct FaultContext {
   // agent's --parent-pid and any other pid the agent was told to protect.
   std::vector<int> protected_pids;
   // The agent's ancestors when it started (FaultManager fills it): still
-  // protected after the agent is reparented.
+  // protected after the agent is reparented (a pid reused after such an
+  // ancestor exited stays protected too: the safe side).
   std::vector<int> agent_ancestors;
   // Policy protected_processes entries: a comm / executable name, or
   // "cmdline:<substring>" (agent/policy/policy.h). A process fault whose
