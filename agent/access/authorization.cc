@@ -4,7 +4,6 @@
 #include <set>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -177,8 +176,9 @@ std::optional<AuthorizationRule> ReadRule(const YamlNode& node, size_t index,
     if (auto values = ReadStringList(*kinds, context + ": kinds", diagnostics)) {
       const std::vector<std::string> known = KnownKinds();
       for (const auto& [value, item] : *values) {
+        const std::string& glob = value;  // clang 14 cannot capture a structured binding
         const bool matches_some = std::any_of(known.begin(), known.end(), [&](const std::string& k) {
-          return KindMatches(value, k);
+          return KindMatches(glob, k);
         });
         if (!matches_some) {
           std::string message =
