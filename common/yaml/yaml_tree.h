@@ -20,6 +20,10 @@ namespace faultline {
 struct YamlNode {
   enum class Type { kNull, kScalar, kSequence, kMapping };
 
+  // Declared so clang (the fuzz build) does not define the constructor while
+  // `entries` still names an incomplete std::pair<YamlNode, YamlNode>.
+  YamlNode() = default;
+
   Type type = Type::kNull;
   SourceLocation where;  // 1-based
   std::string scalar;    // kScalar: the text as written, without quotes

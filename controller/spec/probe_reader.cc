@@ -186,7 +186,9 @@ class ProbeReader {
       }
     }
     std::vector<const YamlNode*> kinds;  // key nodes in document order
-    for (const auto& [key, value] : node.entries) {
+    for (const auto& entry : node.entries) {
+      const YamlNode& key = entry.first;  // a named variable: clang 14 (fuzz build)
+                                          // cannot capture a structured binding
       if (!key.IsScalar()) continue;
       const bool is_kind =
           std::find_if(std::begin(kProbeKinds), std::end(kProbeKinds),

@@ -38,7 +38,9 @@ class StepReader {
                                bool in_parallel) {
     if (!ExpectMapping(node, position, diagnostics_)) return std::nullopt;
     std::vector<const YamlNode*> kind_keys;
-    for (const auto& [key, value] : node.entries) {
+    for (const auto& entry : node.entries) {
+      const YamlNode& key = entry.first;  // a named variable: clang 14 (fuzz build)
+                                          // cannot capture a structured binding
       if (!key.IsScalar()) continue;
       const bool is_kind =
           std::find_if(std::begin(kStepKinds), std::end(kStepKinds),
