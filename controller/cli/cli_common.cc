@@ -26,6 +26,42 @@ po::options_description CommonOptions(CommonFlags* c) {
   return d;
 }
 
+po::options_description TlsOptions(TlsFiles* t) {
+  po::options_description d("mutual TLS (agents: override the inventory's tls; serve clients)");
+  d.add_options()
+      ("tls-ca", po::value(&t->ca), "CA bundle the agent's or serve's certificate must chain to")
+      ("tls-cert", po::value(&t->cert), "this controller's client certificate (PEM)")
+      ("tls-key", po::value(&t->key), "its private key (PEM)")
+      ("tls-server-name", po::value(&t->server_name),
+       "name the server's certificate must carry (default: the address's host)");
+  return d;
+}
+
+TlsFiles WithTlsEnvironment(TlsFiles flags) {
+  const auto fill = [](std::string* value, const char* name) {
+    const char* env = std::getenv(name);
+    if (value->empty() && env != nullptr) *value = env;
+  };
+  fill(&flags.ca, "FAULTLINE_TLS_CA");
+  fill(&flags.cert, "FAULTLINE_TLS_CERT");
+  fill(&flags.key, "FAULTLINE_TLS_KEY");
+  return flags;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ServeClientCredentials(
+    const TlsFiles& files) {
+  if (files.empty()) return grpc::InsecureChannelCredentials();
+  if (files.ca.empty() || files.cert.empty() || files.key.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-ca, --tls-cert and --tls-key (or $FAULTLINE_TLS_CA/_CERT/_KEY) must be given "
+        "together");
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      MakeChannelCredentials(files);
+  if (!credentials.ok()) return Annotate(credentials.status(), "--tls-*");
+  return credentials;
+}
+
 bool ParseArgs(const std::vector<std::string>& args, const po::options_description& options,
                const po::positional_options_description& positional, po::variables_map* vm) {
   try {

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "boost/program_options.hpp"
+#include "common/tls.h"
 #include "controller/store/journal_store.h"
 
 namespace faultline::controller {
@@ -25,6 +26,23 @@ struct CommonFlags {
 };
 
 boost::program_options::options_description CommonOptions(CommonFlags* flags);
+
+// --tls-ca, --tls-cert, --tls-key, --tls-server-name into `flags`: the
+// controller's client certificate for mutual TLS. For agents they replace
+// the inventory's tls files (AgentTls in run/agent_client.h); clients of
+// `faultline serve` (--server) use them to reach a serve with tls.
+boost::program_options::options_description TlsOptions(TlsFiles* flags);
+
+// For serve clients: each of ca/cert/key left empty by the flags is taken
+// from $FAULTLINE_TLS_CA / $FAULTLINE_TLS_CERT / $FAULTLINE_TLS_KEY.
+TlsFiles WithTlsEnvironment(TlsFiles flags);
+
+// Channel credentials for a client of `faultline serve`: plaintext when
+// `files` is empty, else mutual TLS (MakeChannelCredentials). Errors:
+// InvalidArgument when ca, cert and key are not all given; CheckTlsFiles's
+// otherwise, prefixed "--tls-*".
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ServeClientCredentials(
+    const TlsFiles& files);
 
 // Parses `args` against `options` (+ positionals) into `vm`. On a usage error
 // prints "faultline: <problem>" to stderr and returns false.

@@ -283,7 +283,9 @@ int RunCommand(const std::vector<std::string>& args) {
   std::string inventory_flag, speed_flag;
   uint64_t seed_flag = 0;
   EmbeddedAgentOptions embedded;
+  TlsFiles tls_flags;
   po::options_description options = CommonOptions(&common);
+  options.add(TlsOptions(&tls_flags));
   options.add_options()
       ("file", po::value(&file), "experiment file")
       ("json", po::bool_switch(&json), "print events as JSON lines (for CI)")
@@ -308,7 +310,7 @@ int RunCommand(const std::vector<std::string>& args) {
   if (vm.count("help") || file.empty()) {
     std::cout << "usage: faultline run FILE [--inventory FILE] [--seed N] [--speed 10x] "
                  "[--journal DB] [--json] "
-                 "[--plain] [--junit FILE] [--dry-run]\n"
+                 "[--plain] [--junit FILE] [--dry-run] [--tls-ca F --tls-cert F --tls-key F]\n"
                  "On a terminal a live view shows the current step, active faults and probes; "
                  "lines typed while it runs are added as notes.\n"
               << options;
@@ -349,6 +351,14 @@ int RunCommand(const std::vector<std::string>& args) {
   if (!prepared.ok()) {
     if (diagnostics.empty()) std::cerr << file << ": " << prepared.status().message() << "\n";
     for (const Diagnostic& d : diagnostics) std::cerr << d.ToString() << "\n";
+    return kExitInvalid;
+  }
+  // The agents' TLS files, checked before anything starts (the Runner
+  // builds the same transports).
+  if (absl::StatusOr<AgentTls> tls = AgentTls::Create(
+          prepared->inventory ? &*prepared->inventory : nullptr, tls_flags);
+      !tls.ok()) {
+    std::cerr << "faultline: " << tls.status().message() << "\n";
     return kExitInvalid;
   }
   auto store = OpenJournal(common);
@@ -396,6 +406,7 @@ int RunCommand(const std::vector<std::string>& args) {
   run_options.lease_ttl = *lease_ttl;
   run_options.inventory = prepared->inventory ? &*prepared->inventory : nullptr;
   run_options.default_seed = prepared->default_seed;
+  run_options.tls = tls_flags;
   std::unique_ptr<EmbeddedAgent> agent;
   if (prepared->uses_embedded_agent) {
     auto started = EmbeddedAgent::Start(embedded);

@@ -12,6 +12,8 @@
 #include <optional>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
@@ -45,6 +47,11 @@ struct Options {
   std::string server;
   std::string log_level = "warn";
   std::string log_format = "text";
+  // --tls-* (serve clients: defaults from $FAULTLINE_TLS_*); Parse turns them
+  // into `credentials` (null = plaintext).
+  TlsFiles tls;
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  bool with_server = false;
 };
 
 po::options_description CommonOptions(Options* o, bool with_server, bool with_journal,
@@ -55,6 +62,8 @@ po::options_description CommonOptions(Options* o, bool with_server, bool with_jo
   if (with_server) {
     d.add_options()("server", po::value(&o->server),
                     "faultline serve address (default $FAULTLINE_SERVER)");
+    d.add(TlsOptions(&o->tls));
+    o->with_server = true;
   }
   if (with_journal) {
     d.add_options()("journal", po::value(&o->journal), journal_help);
@@ -67,15 +76,25 @@ po::options_description CommonOptions(Options* o, bool with_server, bool with_jo
   return d;
 }
 
-// Parses and starts logging; false after printing the problem.
+// Parses, starts logging and (for commands with --server) checks the TLS
+// files; false after printing the problem.
 bool Parse(const std::vector<std::string>& args, const po::options_description& options,
            const po::positional_options_description& positional, po::variables_map* vm,
-           const Options& o) {
+           Options& o) {
   if (!ParseArgs(args, options, positional, vm)) return false;
   absl::Status logs = InitLogging("faultline", o.log_level, o.log_format);
   if (!logs.ok()) {
     std::cerr << "faultline: " << logs.message() << "\n";
     return false;
+  }
+  if (o.with_server && !vm->count("help")) {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        ServeClientCredentials(WithTlsEnvironment(o.tls));
+    if (!credentials.ok()) {
+      std::cerr << "faultline: " << credentials.status().message() << "\n";
+      return false;
+    }
+    o.credentials = std::move(*credentials);
   }
   return true;
 }
@@ -125,10 +144,13 @@ std::string Utc(int64_t unix_ms) {
 // A client of one faultline serve.
 class Server {
  public:
-  explicit Server(std::string address)
+  // `o.credentials` from Parse (null = plaintext), `o.tls.server_name`.
+  Server(std::string address, const Options& o)
       : address_(std::move(address)),
-        stub_(v1::ControllerService::NewStub(
-            grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()))) {}
+        tls_(o.credentials != nullptr && !o.tls.empty()),
+        stub_(v1::ControllerService::NewStub(grpc::CreateCustomChannel(
+            address_, o.credentials ? o.credentials : grpc::InsecureChannelCredentials(),
+            ChannelArgumentsFor(o.tls)))) {}
 
   const std::string& address() const { return address_; }
   v1::ControllerService::Stub& stub() { return *stub_; }
@@ -140,18 +162,38 @@ class Server {
     return context;
   }
 
-  // The message for a failed call: unreachable servers say so plainly.
+  // The message for a failed call: unreachable servers say so plainly, and
+  // a TLS mismatch is named as the likely cause.
   std::string Error(const grpc::Status& status) const {
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      std::string hint;
+      const std::string m = absl::AsciiStrToLower(status.error_message());
+      const bool dropped = absl::StrContains(m, "socket closed") ||
+                           absl::StrContains(m, "connection reset") ||
+                           absl::StrContains(m, "end of tcp stream");
+      if (!tls_ && dropped) {
+        hint = " (the connection was dropped: serve probably requires TLS; pass --tls-ca, "
+               "--tls-cert and --tls-key or set $FAULTLINE_TLS_CA/_CERT/_KEY)";
+      } else if (tls_ && (dropped || absl::StrContains(m, "ssl") ||
+                          absl::StrContains(m, "handshake"))) {
+        hint = " (the TLS handshake failed: serve may not use TLS, or its certificate does not "
+               "chain to --tls-ca or name the address's host; see --tls-server-name)";
+      }
       return absl::StrCat("cannot reach faultline serve at ", address_, ": ",
-                          status.error_message());
+                          status.error_message(), hint);
+    }
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+      return absl::StrCat("faultline serve at ", address_, " refused this client: ",
+                          status.error_message(),
+                          tls_ ? "" : " (pass --tls-ca, --tls-cert and --tls-key)");
     }
     return status.error_message();
   }
 
  private:
   std::string address_;
+  bool tls_ = false;
   std::unique_ptr<v1::ControllerService::Stub> stub_;
 };
 
@@ -219,7 +261,7 @@ int ServeMain(const std::vector<std::string>& args) {
   Options o;
   o.log_level = "info";
   std::string config_path, listen, ready_file;
-  bool check = false;
+  bool check = false, insecure = false;
   po::options_description options = CommonOptions(
       &o, false, true, "journal database (wins over the config's journal:; default "
                        "$FAULTLINE_JOURNAL or /var/lib/faultline/journal.db)");
@@ -227,6 +269,8 @@ int ServeMain(const std::vector<std::string>& args) {
       ("config", po::value(&config_path), "serve config (YAML)")
       ("listen", po::value(&listen), "override the config's listen address (HOST:PORT, port 0 = any)")
       ("ready-file", po::value(&ready_file), "once serving, write the bound address here")
+      ("insecure", po::bool_switch(&insecure),
+       "allow a plaintext listener on an address other hosts can reach (no config tls)")
       ("check", po::bool_switch(&check),
        "validate the config, its inventory and every scheduled experiment, then exit");
   po::variables_map vm;
@@ -276,6 +320,7 @@ int ServeMain(const std::vector<std::string>& args) {
 
   DaemonOptions daemon_options;
   daemon_options.ready_file = ready_file;
+  daemon_options.insecure = insecure;
   absl::StatusOr<std::unique_ptr<ServeDaemon>> daemon =
       ServeDaemon::Create(*config, daemon_options, &diagnostics);
   if (!daemon.ok()) {
@@ -292,7 +337,19 @@ int ServeMain(const std::vector<std::string>& args) {
   std::cerr << "faultline serve: listening on " << *address << " (" << config->schedules.size()
             << " schedules)\n";
   int sig = 0;
-  while (sigwait(&set, &sig) != 0) {
+  while (true) {
+    if (sigwait(&set, &sig) != 0) continue;
+    // With tls, SIGHUP re-reads the certificate files (runs and open
+    // connections are untouched); without, it stops serve as before.
+    if (sig != SIGHUP || config->tls.empty()) break;
+    absl::Status reloaded = (*daemon)->ReloadTls();
+    if (reloaded.ok()) {
+      std::cerr << "faultline serve: SIGHUP: reloaded tls files\n";
+    } else {
+      std::cerr << "faultline serve: SIGHUP: tls files not reloaded (the old ones stay in "
+                   "force): "
+                << reloaded.message() << "\n";
+    }
   }
   std::cerr << "faultline serve: " << strsignal(sig)
             << ": stopping active runs (each reverts its faults)\n";
@@ -395,7 +452,7 @@ int SubmitMain(const std::vector<std::string>& args) {
   request.set_dry_run(dry_run);
   request.set_submitted_by(by);
 
-  Server server(ServerAddress(o, kDefaultServeAddress));
+  Server server(ServerAddress(o, kDefaultServeAddress), o);
   v1::SubmitRunResponse response;
   grpc::Status status =
       server.stub().SubmitRun(Server::Context(std::chrono::seconds(60)).get(), request, &response);
@@ -456,7 +513,7 @@ int StatusMain(const std::vector<std::string>& args) {
   }
   const std::string address = ServerAddress(o, "");
   if (!address.empty()) {
-    Server server(address);
+    Server server(address, o);
     v1::GetRunRequest request;
     request.set_run_id(run_id);
     v1::GetRunResponse response;
@@ -551,7 +608,7 @@ int ControlMain(const std::vector<std::string>& args, Control kind) {
 
   const std::string address = ServerAddress(o, "");
   if (!address.empty()) {
-    Server server(address);
+    Server server(address, o);
     v1::ControlResponse response;
     grpc::Status status;
     auto context = Server::Context(std::chrono::seconds(30));
@@ -676,7 +733,7 @@ int HaltMain(const std::vector<std::string>& args) {
       std::cerr << "faultline: --release needs a faultline serve (--server or $FAULTLINE_SERVER)\n";
       return kExitInvalid;
     }
-    Server server(address);
+    Server server(address, o);
     v1::ReleaseRequest request;
     request.set_by(by);
     v1::ReleaseResponse response;
@@ -694,7 +751,7 @@ int HaltMain(const std::vector<std::string>& args) {
   }
 
   if (!address.empty()) {
-    Server server(address);
+    Server server(address, o);
     v1::HaltFleetRequest request;
     request.set_reason(reason);
     request.set_by(by);
@@ -738,8 +795,16 @@ int HaltMain(const std::vector<std::string>& args) {
   std::vector<Diagnostic> diagnostics;
   absl::StatusOr<Inventory> inventory = LoadInventory(inventory_path, &diagnostics);
   if (!inventory.ok()) return ReportLoadFailure(inventory_path, inventory.status(), diagnostics);
-  std::vector<HostResult> hosts =
-      HaltFleet(FleetOf(*inventory), *deadline, absl::StrCat("halted by ", by, ": ", reason));
+  // --tls-* were meant for serve when --server was given; else they
+  // override the inventory's tls for its agents.
+  absl::StatusOr<AgentTls> agent_tls =
+      AgentTls::Create(&*inventory, address.empty() ? o.tls : TlsFiles());
+  if (!agent_tls.ok()) {
+    std::cerr << "faultline: " << agent_tls.status().message() << "\n";
+    return kExitInvalid;
+  }
+  std::vector<HostResult> hosts = HaltFleet(FleetOf(*inventory, *agent_tls), *deadline,
+                                            absl::StrCat("halted by ", by, ": ", reason));
   return PrintHalt(hosts) > 0 ? kExitAborted : 0;
 }
 
@@ -754,7 +819,7 @@ int SchedulesMain(const std::vector<std::string>& args) {
     std::cout << "usage: faultline schedules [--server ADDR]\n" << options;
     return 0;
   }
-  Server server(ServerAddress(o, kDefaultServeAddress));
+  Server server(ServerAddress(o, kDefaultServeAddress), o);
   v1::ListSchedulesResponse response;
   grpc::Status status = server.stub().ListSchedules(
       Server::Context(std::chrono::seconds(30)).get(), v1::ListSchedulesRequest(), &response);
@@ -791,7 +856,7 @@ int FireMain(const std::vector<std::string>& args) {
     std::cout << "usage: faultline fire SCHEDULE [--server ADDR]\n" << options;
     return name.empty() && !vm.count("help") ? kExitInvalid : 0;
   }
-  Server server(ServerAddress(o, kDefaultServeAddress));
+  Server server(ServerAddress(o, kDefaultServeAddress), o);
   v1::FireScheduleRequest request;
   request.set_name(name);
   request.set_by(by);

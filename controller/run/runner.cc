@@ -13,6 +13,7 @@
 #include "controller/probes/probe.h"
 #include "controller/run/control_events.h"
 #include "controller/run/fan_out.h"
+#include "controller/run/preflight.h"
 #include "controller/spec/drill.h"
 #include "google/protobuf/util/json_util.h"
 #include "spdlog/spdlog.h"
@@ -215,6 +216,34 @@ void Runner::Abort(const std::string& reason, const std::string& condition, Time
   if (extra.is_object()) data.update(extra);
   Record("abort", std::move(data));
   stop_->Stop(reason);
+}
+
+bool Runner::PreflightFaults() {
+  std::vector<PreflightResult> results = DryRunPlan(
+      *plan_,
+      [this](const std::string& agent) -> AgentClient* {
+        return agent == kEmbeddedAgent ? nullptr : &ClientFor(agent);
+      },
+      static_cast<size_t>(std::max(1, options_.max_parallel_calls)));
+  std::vector<std::string> refused;
+  nlohmann::json hosts = nlohmann::json::object();
+  for (const PreflightResult& result : results) {
+    if (!IsRefusal(result.status)) continue;
+    const std::string line = absl::StrCat(HostName(result.agent), " refuses ", result.kind, " (",
+                                          result.fault_id, "): ", result.status.message());
+    Record("agent.refused", {{"agent", result.agent},
+                             {"fault_id", result.fault_id},
+                             {"kind", result.kind},
+                             {"code", CodeName(result.status)},
+                             {"error", std::string(result.status.message())}});
+    hosts[HostName(result.agent)] = line;
+    refused.push_back(line);
+  }
+  if (refused.empty()) return true;
+  Abort(absl::StrCat(refused.size() == 1 ? "a host refuses a fault" : "hosts refuse faults",
+                     "; nothing was injected: ", absl::StrJoin(refused, "; ")),
+        "agent.refused", SteadyClock::now(), {{"hosts", hosts}});
+  return false;
 }
 
 std::string Runner::HostName(const std::string& agent) const {
@@ -872,13 +901,19 @@ absl::StatusOr<RunOutcome> Runner::Run() {
         [this](const std::string& type, nlohmann::json data) { Record(type, std::move(data)); });
   }
   nlohmann::json targets = nlohmann::json::object();
+  absl::StatusOr<AgentTls> agent_tls = AgentTls();
+  if (plan.ok()) {
+    agent_tls = AgentTls::Create(options_.inventory, options_.tls);
+    if (!agent_tls.ok()) plan = agent_tls.status();
+  }
   if (plan.ok()) {
     plan_ = &*plan;
     for (const PlannedAgent& agent : plan->hosts) {
       const bool embedded = agent.name == kEmbeddedAgent;
+      const std::string& address = embedded ? options_.embedded_address : agent.address;
       clients_[agent.name] = std::make_unique<AgentClient>(
-          HostName(agent.name), embedded ? options_.embedded_address : agent.address,
-          options_.rpc_deadline);
+          HostName(agent.name), address, options_.rpc_deadline,
+          embedded ? AgentTransport() : agent_tls->For(agent.name, address));
     }
     std::function<void(const std::vector<PlannedStep>&)> groups =
         [&](const std::vector<PlannedStep>& steps) {
@@ -929,7 +964,7 @@ absl::StatusOr<RunOutcome> Runner::Run() {
                     {"duration_ms", plan->duration.count()},
                     {"faults", faults}});
 
-    if (!ConnectAgents()) {
+    if (!ConnectAgents() || (!options_.dry_run && !PreflightFaults())) {
       // Abort() has recorded why; nothing was injected.
     } else if (!(before_ok = CheckSteadyState("before"))) {
       outcome.verdict = "steady state did not hold before the method; nothing was injected";

@@ -148,6 +148,10 @@ struct RunOptions {
   // experiment's `inventory:` loaded by the caller); must outlive the Runner.
   // Null when targets list agents explicitly.
   const Inventory* inventory = nullptr;
+  // --tls-ca/--tls-cert/--tls-key/--tls-server-name: with the inventory's
+  // tls, how TCP agents are dialled (AgentTls::Create). Bad files fail the
+  // run before any agent is touched (exit 2).
+  TlsFiles tls;
   // Seed for blast-radius choices when the experiment sets none; unset = drawn
   // at random. The seed used is journaled in the "plan" event.
   std::optional<uint64_t> default_seed;
@@ -201,6 +205,10 @@ class Runner {
   AgentClient& ClientFor(const std::string& agent);
 
   bool ConnectAgents();
+  // Dry-runs every planned fault on the remote agents (run/preflight.h); a
+  // host that refuses one (policy, authorization) aborts the run before
+  // anything is injected. Other dry-run errors are left to the step.
+  bool PreflightFaults();
   bool CheckSteadyState(const std::string& phase);
   void DuringProbe(const Probe& probe);
   void ControlLoop();

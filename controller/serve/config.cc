@@ -87,6 +87,7 @@ class ConfigReader {
     if (const YamlNode* v = f.Get("agent_binary")) {
       if (auto s = ReadString(*v, "agent_binary", &diagnostics_)) out_->agent_binary = Path(*s);
     }
+    if (const YamlNode* v = f.Get("tls")) ReadTls(*v);
     if (const YamlNode* v = f.Get("alertmanager_webhook")) ReadWebhook(*v);
     if (const YamlNode* v = f.Get("schedules")) ReadSchedules(*v);
     if (const YamlNode* v = f.Get("window")) ReadWindow(*v);
@@ -108,6 +109,34 @@ class ConfigReader {
       return std::nullopt;
     }
     return zone;
+  }
+
+  void ReadTls(const YamlNode& node) {
+    if (!ExpectMapping(node, "tls", &diagnostics_) || node.entries.empty()) return;
+    Fields f(node, "tls", &diagnostics_);
+    std::vector<std::string> missing;
+    for (auto [key, out] : {std::pair<const char*, std::string*>{"ca", &out_->tls.ca},
+                            {"cert", &out_->tls.cert},
+                            {"key", &out_->tls.key}}) {
+      const YamlNode* v = f.Get(key);
+      if (v == nullptr) {
+        missing.push_back(key);
+        continue;
+      }
+      if (auto path = ReadString(*v, absl::StrCat("tls.", key), &diagnostics_)) {
+        if (path->empty()) {
+          diagnostics_.Add(v->where, absl::StrCat("tls.", key, " must be a file path, got \"\""));
+        } else {
+          *out = Path(*path);
+        }
+      }
+    }
+    f.Finish();
+    if (!missing.empty()) {
+      diagnostics_.Add(node.where, absl::StrCat("tls needs ca, cert and key together; missing ",
+                                                absl::StrJoin(missing, ", ")));
+    }
+    out_->tls_where = node.where;
   }
 
   void ReadWebhook(const YamlNode& node) {

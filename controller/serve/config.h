@@ -8,6 +8,7 @@
 //   lease_ttl: 10s                  # dead-man's switch of every run
 //   halt_deadline: 2s               # per agent, for `faultline halt` through serve
 //   embedded_dir: /var/lib/faultline/embedded   # local agent for target-less experiments
+//   tls: {ca: tls/ca.pem, cert: tls/serve.pem, key: tls/serve.key}   # relative to this file
 //   schedules:
 //     - name: nightly-latency       # default: the experiment file's stem; unique
 //       experiment: experiments/latency.yaml    # relative to this file
@@ -33,6 +34,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/tls.h"
 #include "controller/serve/cron.h"
 #include "controller/spec/experiment.h"
 
@@ -91,6 +93,12 @@ struct ServeConfig {
   std::chrono::milliseconds halt_deadline{2000};
   std::string embedded_dir = "/var/lib/faultline/embedded";
   std::string agent_binary{};    // "" = faultline-agent next to faultline
+  // Mutual TLS for the gRPC listener (clients must present a certificate
+  // chaining to tls.ca); empty = plaintext, which serve refuses on a
+  // non-local listen address unless started with --insecure. The files are
+  // checked when the daemon starts, not here.
+  TlsFiles tls{};
+  SourceLocation tls_where{};
   // Where serve receives Alertmanager webhook posts for detect expectations
   // ("HOST:PORT"); "" = no receiver (such runs then need alerts.alertmanager).
   std::string alertmanager_webhook_listen{};

@@ -78,10 +78,12 @@ std::string Dump(const nlohmann::json& j) {
 }
 
 // Explicit agents (addresses) the experiment's targets name.
-std::vector<FleetAgent> ExplicitAgents(const Experiment& experiment) {
+std::vector<FleetAgent> ExplicitAgents(const Experiment& experiment, const AgentTls& tls) {
   std::vector<FleetAgent> agents;
   for (const auto& [name, target] : experiment.targets) {
-    for (const std::string& address : target.agents) agents.push_back({address, address});
+    for (const std::string& address : target.agents) {
+      agents.push_back({address, address, tls.For("", address)});
+    }
   }
   return agents;
 }
@@ -141,6 +143,29 @@ absl::StatusOr<std::unique_ptr<ServeDaemon>> ServeDaemon::Create(
       return Annotate(inventory.status(), "serve inventory");
     }
     d->inventory_ = std::move(*inventory);
+    absl::StatusOr<AgentTls> agent_tls = AgentTls::Create(&*d->inventory_, TlsFiles());
+    if (!agent_tls.ok()) return Annotate(agent_tls.status(), "serve inventory");
+    d->agent_tls_ = std::move(*agent_tls);
+  }
+  if (!d->config_.tls.empty()) {
+    std::string snapshot = d->options_.tls_snapshot_dir;
+    if (snapshot.empty()) {
+      const std::filesystem::path dir = std::filesystem::path(journal).parent_path();
+      snapshot = (dir.empty() ? std::filesystem::path("serve-tls") : dir / "serve-tls").string();
+    }
+    absl::StatusOr<std::unique_ptr<ServerTls>> tls = ServerTls::Create(d->config_.tls, snapshot);
+    if (!tls.ok()) {
+      const SourceLocation& at = d->config_.tls_where;
+      return Annotate(tls.status(), at.line > 0 ? absl::StrCat(at.file, ":", at.line, ":",
+                                                               at.column, ": serve tls")
+                                                : "serve tls");
+    }
+    d->tls_ = std::move(*tls);
+  } else if (!IsLocalOnlyAddress(d->config_.listen) && !d->options_.insecure) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "serve refuses to listen on ", d->config_.listen,
+        " without tls: anyone who can reach it could start and halt runs; set tls: {ca, cert, "
+        "key} in the serve config, listen on 127.0.0.1, or pass --insecure"));
   }
   int invalid = 0;
   for (const ScheduleConfig& s : d->config_.schedules) {
@@ -211,7 +236,9 @@ void ServeDaemon::RecoverInterrupted() {
           std::string name = h.contains("name") && h["name"].is_string()
                                  ? h["name"].get<std::string>()
                                  : address;
-          if (!address.empty()) AddAgents(&agents, {{name, address}});
+          if (!address.empty()) {
+            AddAgents(&agents, {{name, address, agent_tls_.For(name, address)}});
+          }
         }
       }
     }
@@ -299,7 +326,8 @@ absl::StatusOr<std::string> ServeDaemon::Start() {
   service_ = MakeControllerService(this);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(config_.listen,
+                           tls_ ? tls_->credentials() : grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
   if (!server_ || (config_.listen.rfind("unix:", 0) != 0 && port == 0)) {
@@ -325,14 +353,29 @@ absl::StatusOr<std::string> ServeDaemon::Start() {
   }
   spdlog::info("serve listening address={} schedules={} halted={}", address,
                config_.schedules.size(), halt_.halted);
-  const bool local = address.rfind("unix:", 0) == 0 || address.rfind("127.", 0) == 0 ||
-                     address.rfind("localhost:", 0) == 0 || address.rfind("[::1]:", 0) == 0;
-  if (!local) {
-    spdlog::warn("serve listens on {} without authentication (TLS comes in a later version); "
-                 "anyone who can reach it can start and halt runs",
+  if (tls_) {
+    spdlog::info("serve uses mutual TLS ca={} cert={}", config_.tls.ca, config_.tls.cert);
+  } else if (!IsLocalOnlyAddress(address)) {
+    spdlog::warn("INSECURE: serve listens on {} in plaintext without authentication "
+                 "(--insecure); anyone who can reach it can start and halt runs",
                  address);
   }
   return address;
+}
+
+absl::StatusOr<PeerIdentity> ServeDaemon::Caller(const grpc::ServerContext& context) const {
+  if (!tls_) return AnonymousPeer(context);
+  absl::StatusOr<PeerIdentity> peer = tls_->VerifyPeer(context);
+  if (!peer.ok()) {
+    spdlog::warn("serve refused a call from {}: {}", context.peer(),
+                 std::string(peer.status().message()));
+  }
+  return peer;
+}
+
+absl::Status ServeDaemon::ReloadTls() {
+  if (!tls_) return absl::FailedPreconditionError("serve has no tls to reload");
+  return tls_->Reload();
 }
 
 void ServeDaemon::HandleMissed(const std::vector<MissedFires>& missed, absl::Time now) {
@@ -455,6 +498,9 @@ absl::StatusOr<std::string> ServeDaemon::StartRun(std::shared_ptr<Experiment> ex
   // Detect expectations without alerts.alertmanager read what Alertmanager
   // pushed to the webhook receiver (none configured: such runs fail, exit 2).
   options.alert_source = alert_webhook_ ? alert_board_.get() : nullptr;
+  // The run's agents get its inventory's tls (checked here, before anything
+  // starts; the Runner builds the same).
+  FL_ASSIGN_OR_RETURN(AgentTls run_tls, AgentTls::Create(inventory.get(), TlsFiles()));
   if (needs_embedded) {
     FL_ASSIGN_OR_RETURN(options.embedded_address, EmbeddedAddress());
   }
@@ -470,8 +516,8 @@ absl::StatusOr<std::string> ServeDaemon::StartRun(std::shared_ptr<Experiment> ex
   run->schedule = schedule;
   run->spec = std::move(experiment);
   run->inventory = std::move(inventory);
-  run->agents = ExplicitAgents(*run->spec);
-  if (run->inventory) AddAgents(&run->agents, FleetOf(*run->inventory));
+  run->agents = ExplicitAgents(*run->spec, run_tls);
+  if (run->inventory) AddAgents(&run->agents, FleetOf(*run->inventory, run_tls));
   options.run_id = run->run_id;
   runs_.push_back(std::move(owned));
   // Started under mu_, so nobody can reap the run before `thread` is set.
@@ -896,7 +942,7 @@ absl::Status ServeDaemon::Halt(const v1::HaltFleetRequest& request,
   }
   {
     std::lock_guard lock(embedded_mu_);
-    if (embedded_) AddAgents(&agents, {{"local", embedded_->address()}});
+    if (embedded_) AddAgents(&agents, {{"local", embedded_->address(), AgentTransport()}});
   }
   // The halts go out first and the runs are stopped once the agents answered
   // (at most kHaltHeadStart later), so each host reports what it reverted

@@ -47,6 +47,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/tls.h"
+#include "controller/run/agent_client.h"
 #include "controller/run/embedded_agent.h"
 #include "controller/run/stop_signal.h"
 #include "controller/drill/alert_source.h"
@@ -71,14 +73,24 @@ struct DaemonOptions {
   std::function<absl::Time()> now = [] { return absl::Now(); };
   // false: no scheduler thread; tests call Tick() with their own clock.
   bool run_scheduler = true;
+  // `faultline serve --insecure`: allow a plaintext listener on an address
+  // other hosts can reach (logged loudly). Without it and without config
+  // tls, Create refuses such a listen address.
+  bool insecure = false;
+  // Where ServerTls keeps the copy of config.tls gRPC reads ("" = a
+  // "serve-tls" directory next to the journal).
+  std::string tls_snapshot_dir;
 };
 
 class ServeDaemon {
  public:
   // Opens the journal and serve state, loads the inventory and checks every
-  // scheduled experiment (problems appended to `diagnostics`), then recovers
-  // runs a previous daemon left running. InvalidArgument (bad inventory or
-  // experiment), or the journal's errors. Does not listen yet.
+  // scheduled experiment (problems appended to `diagnostics`), checks the
+  // TLS files (config.tls and the inventory's tls), then recovers runs a
+  // previous daemon left running. InvalidArgument (bad inventory or
+  // experiment; a non-local listen address without tls and without
+  // options.insecure), CheckTlsFiles's errors, or the journal's errors. Does
+  // not listen yet.
   static absl::StatusOr<std::unique_ptr<ServeDaemon>> Create(ServeConfig config,
                                                              DaemonOptions options,
                                                              std::vector<Diagnostic>* diagnostics);
@@ -89,6 +101,17 @@ class ServeDaemon {
   // Alertmanager webhook receiver, first). Returns the bound address.
   // Unavailable if an address cannot be bound.
   absl::StatusOr<std::string> Start();
+
+  // The caller of a ControllerService call: with config.tls the verified
+  // client certificate (ServerTls::VerifyPeer: Unauthenticated with the
+  // reason when there is none, it is expired or from another CA), else an
+  // anonymous peer. Every handler of controller_service.cc asks first.
+  absl::StatusOr<PeerIdentity> Caller(const grpc::ServerContext& context) const;
+
+  // SIGHUP: re-reads config.tls (ServerTls::Reload); open connections and
+  // runs are untouched. FailedPrecondition without tls; Reload's errors (the
+  // old files stay in force).
+  absl::Status ReloadTls();
 
   // Stops taking requests, stops every active run (each reverts its faults),
   // waits for them, stops the embedded agent. Idempotent.
@@ -178,6 +201,8 @@ class ServeDaemon {
   std::unique_ptr<JournalStore> store_;
   std::unique_ptr<ServeState> state_;
   std::optional<Inventory> inventory_;  // config.inventory_path, loaded once
+  AgentTls agent_tls_;                  // inventory_'s tls, for recovery and halts
+  std::unique_ptr<ServerTls> tls_;      // config.tls; null = plaintext listener
 
   std::mutex mu_;
   std::condition_variable cv_;  // scheduler wake-ups, run ends, new events

@@ -52,7 +52,7 @@ std::vector<HostResult> ForEachAgent(const std::vector<FleetAgent>& agents, mill
       HostResult result;
       result.host = agent.name;
       result.address = agent.address;
-      AgentClient client(agent.name, agent.address, deadline);
+      AgentClient client(agent.name, agent.address, deadline, agent.transport);
       work(client, &result);
       result.elapsed = std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start);
       std::lock_guard lock(shared->mu);
@@ -76,9 +76,11 @@ std::vector<HostResult> ForEachAgent(const std::vector<FleetAgent>& agents, mill
 
 }  // namespace
 
-std::vector<FleetAgent> FleetOf(const Inventory& inventory) {
+std::vector<FleetAgent> FleetOf(const Inventory& inventory, const AgentTls& tls) {
   std::vector<FleetAgent> agents;
-  for (const InventoryAgent& a : inventory.agents) agents.push_back({a.name, a.address});
+  for (const InventoryAgent& a : inventory.agents) {
+    agents.push_back({a.name, a.address, tls.For(a.name, a.address)});
+  }
   return agents;
 }
 
@@ -119,7 +121,8 @@ std::vector<HostResult> RevertRunOnFleet(const std::vector<FleetAgent>& agents,
       if (fault.state() != v1::FAULT_STATE_ACTIVE) continue;
       // The remaining budget, so the whole host stays within `deadline`.
       auto left = std::chrono::duration_cast<milliseconds>(end - SteadyClock::now());
-      AgentClient bounded(client.name(), client.address(), std::max(left, milliseconds(1)));
+      AgentClient bounded(client.name(), client.address(), std::max(left, milliseconds(1)),
+                          client.transport());
       absl::StatusOr<v1::RevertResponse> reverted = bounded.Revert(fault.fault_id());
       if (!reverted.ok()) {
         r->ok = false;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/run/agent_client.h"
 #include "controller/spec/experiment.h"
 #include "faultline/v1/agent.pb.h"
 
@@ -23,10 +24,12 @@ namespace faultline::controller {
 struct FleetAgent {
   std::string name;
   std::string address;
+  AgentTransport transport{};  // plaintext unless set (AgentTls::For)
 };
 
-// The agents of `inventory`, in file order.
-std::vector<FleetAgent> FleetOf(const Inventory& inventory);
+// The agents of `inventory`, in file order, each with its transport from
+// `tls` (AgentTls::Create of this inventory).
+std::vector<FleetAgent> FleetOf(const Inventory& inventory, const AgentTls& tls = AgentTls());
 
 // Appends `more` to `agents`, skipping addresses already present.
 void AddAgents(std::vector<FleetAgent>* agents, const std::vector<FleetAgent>& more);
