@@ -654,5 +654,51 @@ TEST(LoadExperimentTest, ReadsAndParsesAFile) {
   EXPECT_EQ(e->method[0].duration, seconds(2));
 }
 
+TEST(LoadExperimentTest, LargerThanOneMebibyteIsRefusedBeforeParsing) {
+  char path[] = "/tmp/faultline-spec-test-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  // Valid YAML of 1 MiB + 1 byte: the refusal is about size, not content.
+  const std::string text = absl::StrCat(kHead, "  - wait: 2s\n#", std::string(1 << 20, 'x'));
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  std::vector<Diagnostic> diagnostics;
+  absl::StatusOr<Experiment> e = LoadExperiment(path, &diagnostics);
+  std::remove(path);
+  ASSERT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_EQ(diagnostics.size(), 1u);
+  EXPECT_EQ(diagnostics[0].ToString(), absl::StrCat(path, ": experiment file is larger than 1 MiB"));
+}
+
+// --- hostile input (the experiment fuzzer's contract, fuzz/) --------------------
+
+// Hostile YAML fails like any other bad experiment: InvalidArgument, one
+// diagnostic at a 1-based line and column of the file.
+TEST(ParseExperimentTest, HostileYamlIsOneLocatedDiagnostic) {
+  std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 9; ++i) {
+    absl::StrAppend(&bomb, "a", i, ": &a", i, " [");
+    for (int j = 0; j < 10; ++j) absl::StrAppend(&bomb, j ? ", " : "", "*a", i - 1);
+    absl::StrAppend(&bomb, "]\n");
+  }
+  const std::pair<std::string, std::string> cases[] = {
+      {std::string(10000, '['), "x.yaml:1:"},
+      {absl::StrCat(kHead, "  - wait: ", std::string(100, '['), std::string(100, ']'), "\n"),
+       "x.yaml:5:73: yaml nesting is deeper than 64 levels"},
+      {absl::StrCat(kHead, "  - wait: 1s\n", bomb), "nodes (are aliases expanding too much?)"},
+      {absl::StrCat(kHead, "  - {wait: 1s\n"), "x.yaml:6:1: yaml syntax error: "},
+      {std::string("apiVersion: \"\\q\"\n"), "x.yaml:1:16: yaml syntax error: unknown escape"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    std::vector<Diagnostic> diagnostics;
+    absl::StatusOr<Experiment> e = ParseExperiment(yaml, kFile, &diagnostics);
+    ASSERT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument) << expected;
+    ASSERT_EQ(diagnostics.size(), 1u) << expected;
+    EXPECT_GE(diagnostics[0].where.line, 1);
+    EXPECT_GE(diagnostics[0].where.column, 1);
+    EXPECT_THAT(diagnostics[0].ToString(), HasSubstr(expected));
+  }
+}
+
 }  // namespace
 }  // namespace faultline::controller
