@@ -68,9 +68,11 @@ absl::Status CheckTlsFiles(const TlsFiles& files);
 class ServerTls {
  public:
   // CheckTlsFiles, then copies the three files into `snapshot_dir` (created
-  // 0700 if missing; owned by this object), which gRPC's file-watcher
-  // provider reads. Errors of CheckTlsFiles; Internal if the snapshot cannot
-  // be written.
+  // 0700 if missing; owned by this object: its old contents are removed),
+  // which gRPC's file-watcher provider reads. Each copy is a generation
+  // directory (keys 0600) that one symlink rename makes current, so gRPC
+  // never pairs a new certificate with an old key. Errors of CheckTlsFiles;
+  // Internal if the snapshot cannot be written.
   static absl::StatusOr<std::unique_ptr<ServerTls>> Create(const TlsFiles& files,
                                                            const std::string& snapshot_dir);
 
@@ -89,8 +91,11 @@ class ServerTls {
   // The verified identity of the caller of `context`'s call, or
   // Unauthenticated with the reason: "no client certificate", "client
   // certificate expired at ...", "client certificate is not signed by a
-  // trusted CA (...)". Reads only the call's auth context and the current
-  // CA; no I/O.
+  // trusted CA (...)", "client certificate is not meant for this use (...)"
+  // (an extended key usage without clientAuth, e.g. a server certificate).
+  // Every call is judged against the CA current at that moment, so after a
+  // Reload to another CA even an open connection of an old client is
+  // refused. Reads only the call's auth context and the current CA; no I/O.
   absl::StatusOr<PeerIdentity> VerifyPeer(const grpc::ServerContext& context) const;
 
   ~ServerTls();

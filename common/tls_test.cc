@@ -295,6 +295,10 @@ TEST_F(TlsServerTest, RefusedClientsHearWhy) {
 TEST_F(TlsServerTest, ReloadSwitchesToTheNewCaWithoutRestarting) {
   v1::CapabilitiesResponse response;
   ASSERT_TRUE(CallWith(DevCertFiles(One(), "controller"), &response).ok());
+  // The snapshot gRPC reads is private.
+  EXPECT_EQ(fs::status(dir_ / "snapshot").permissions(), fs::perms::owner_all);
+  EXPECT_EQ(fs::status(dir_ / "snapshot" / "current" / "key.pem").permissions(),
+            fs::perms::owner_read | fs::perms::owner_write);
 
   // A bad set keeps the old one in force.
   Write(dir_ / "server" / "agent.key", "garbage");
