@@ -149,6 +149,29 @@ TEST(ServeConfigTest, DuplicateScheduleNames) {
                           "(first at 2:5); give each schedule its own name"));
 }
 
+TEST(ServeConfigTest, TlsPathsAreRelativeToTheConfig) {
+  absl::StatusOr<ServeConfig> config = ParseServeConfig(
+      "tls: {ca: tls/ca.pem, cert: /srv/serve.pem, key: tls/serve.key}\n",
+      "/etc/faultline/serve.yaml", nullptr);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->tls.ca, "/etc/faultline/tls/ca.pem");
+  EXPECT_EQ(config->tls.cert, "/srv/serve.pem");
+  EXPECT_EQ(config->tls.key, "/etc/faultline/tls/serve.key");
+  EXPECT_EQ(config->tls_where.line, 1);
+  absl::StatusOr<ServeConfig> plain = ParseServeConfig("tls: {}\n", "s.yaml", nullptr);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_TRUE(plain->tls.empty());
+}
+
+TEST(ServeConfigTest, TlsNeedsAllThreeFiles) {
+  EXPECT_THAT(Problems("tls: {ca: ca.pem, cert: \"\", kee: k}\n"),
+              ElementsAre("/etc/faultline/serve.yaml:1:6: tls needs ca, cert and key together; "
+                          "missing key",
+                          "/etc/faultline/serve.yaml:1:25: tls.cert must be a file path, got \"\"",
+                          "/etc/faultline/serve.yaml:1:29: unknown field \"kee\" in tls (did you "
+                          "mean \"key\"?)"));
+}
+
 class WindowTest : public ::testing::Test {
  protected:
   ServeConfig Config(const std::string& yaml) {
