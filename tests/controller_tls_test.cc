@@ -10,8 +10,8 @@
 //   - AgentClient reports a dry-run Apply to its call observer;
 //   - `faultline serve` with config tls answers a CLI client with a valid
 //     certificate and refuses callers without one, or with an expired one
-//     (Unauthenticated, with the reason); a non-local plaintext listen is
-//     refused unless --insecure.
+//     (Unauthenticated, with the reason), keeps serving across a SIGHUP tls
+//     reload; a non-local plaintext listen is refused unless --insecure.
 #include <signal.h>
 
 #include <atomic>
@@ -244,6 +244,17 @@ TEST_F(ControllerTlsTest, ServeWithTlsAnswersOnlyVerifiedClients) {
                                   ReadAll(certs_ + "/expired.key"));
   EXPECT_EQ(expired.error_code(), grpc::StatusCode::UNAUTHENTICATED) << expired.error_message();
   EXPECT_THAT(expired.error_message(), HasSubstr("expired"));
+
+  // SIGHUP re-reads the tls files and keeps serving (it stops serve only
+  // without tls).
+  serve.child.Signal(SIGHUP);
+  EXPECT_TRUE(Eventually(
+      [&] { return ReadAll(dir_->File("serve.log")).find("reloaded tls files") != std::string::npos; },
+      seconds(5)));
+  EXPECT_TRUE(serve.child.running());
+  grpc::Status after_reload = ListRuns(serve.address, ca, ReadAll(certs_ + "/controller.pem"),
+                                       ReadAll(certs_ + "/controller.key"));
+  EXPECT_TRUE(after_reload.ok()) << after_reload.error_message();
 
   // A plaintext CLI is told serve wants TLS.
   out.clear();

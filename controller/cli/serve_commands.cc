@@ -293,6 +293,23 @@ int ServeMain(const std::vector<std::string>& args) {
         std::cerr << config->inventory_path << ": " << inventory.status().message() << "\n";
         ++problems;
       }
+      if (inventory.ok()) {
+        if (absl::StatusOr<AgentTls> tls = AgentTls::Create(&*inventory, TlsFiles()); !tls.ok()) {
+          std::cerr << tls.status().message() << "\n";
+          ++problems;
+        }
+      }
+    }
+    if (!config->tls.empty()) {
+      if (absl::Status tls = CheckTlsFiles(config->tls); !tls.ok()) {
+        std::cerr << config_path << ": tls: " << tls.message() << "\n";
+        ++problems;
+      }
+    }
+    if (config->tls.empty() && !IsLocalOnlyAddress(config->listen) && !insecure) {
+      std::cerr << config_path << ": listen " << config->listen
+                << " is reachable from other hosts: set tls (or --insecure)\n";
+      ++problems;
     }
     for (const ScheduleConfig& s : config->schedules) {
       absl::StatusOr<Experiment> e = LoadExperiment(s.experiment_path, &diagnostics);
