@@ -1,9 +1,12 @@
 #include "common/yaml/yaml_tree.h"
 
 #include <exception>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "yaml-cpp/anchor.h"
+#include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
 namespace faultline {
@@ -74,6 +77,70 @@ class Converter {
   Diagnostic error_;
 };
 
+// First pass over the text: counts the documents and remembers where the
+// second one starts, without building nodes. It exists because
+// YAML::LoadAll never returns on some inputs (yaml-cpp 0.7): a document that
+// starts with a token no node can start with (a "," outside [] or {}) is
+// read as an empty document WITHOUT consuming the token, so the next
+// document starts at the same token, forever, allocating a node each time.
+// ("," alone, or ", [x]", hung ParseExperiment; found by the fuzzer.) Here
+// such a non-advancing document is detected (its first event is at the
+// same offset as the previous document's) and reported as a syntax error.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override { first_event_ = true; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Event(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Event(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Event(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Event(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Event(mark);
+  }
+  void OnMapEnd() override {}
+
+  // Parses every document of `text`. False when a document did not advance
+  // (stuck() is where).
+  bool Count(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    while (parser.HandleNextDocument(*this)) {
+      if (stuck_) return false;
+    }
+    return true;
+  }
+
+  int documents() const { return documents_; }
+  const YAML::Mark& second() const { return second_; }
+  const YAML::Mark& stuck_at() const { return previous_; }
+
+ private:
+  void Event(const YAML::Mark& mark) {
+    if (!first_event_) return;
+    first_event_ = false;
+    if (documents_ > 0 && mark.pos == previous_.pos) {
+      stuck_ = true;
+      return;
+    }
+    if (++documents_ == 2) second_ = mark;
+    previous_ = mark;
+  }
+
+  bool first_event_ = false;
+  bool stuck_ = false;
+  int documents_ = 0;
+  YAML::Mark second_ = YAML::Mark::null_mark();
+  YAML::Mark previous_ = YAML::Mark::null_mark();
+};
+
 std::string LowerFirst(std::string s) {
   if (!s.empty()) s[0] = absl::ascii_tolower(static_cast<unsigned char>(s[0]));
   return s;
@@ -88,15 +155,23 @@ std::optional<YamlNode> ParseYaml(const std::string& text, const std::string& fi
   Converter converter(file_name);
   // The exception edge: everything yaml-cpp throws stops here.
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(text);
-    if (documents.size() > 1) {
-      diagnostics->push_back({converter.Location(documents[1].Mark(), start),
-                              absl::StrCat("expected one yaml document, got ", documents.size(),
+    // Not YAML::LoadAll: see DocumentCounter.
+    DocumentCounter counter;
+    if (!counter.Count(text)) {
+      diagnostics->push_back({converter.Location(counter.stuck_at(), start),
+                              "yaml syntax error: unexpected \",\" outside a [...] or {...} "
+                              "collection"});
+      return std::nullopt;
+    }
+    if (counter.documents() > 1) {
+      diagnostics->push_back({converter.Location(counter.second(), start),
+                              absl::StrCat("expected one yaml document, got ",
+                                           counter.documents(),
                                            " (remove the \"---\" separators)")});
       return std::nullopt;
     }
     YamlNode root;
-    if (!documents.empty() && !converter.Convert(documents[0], start, 0, &root)) {
+    if (counter.documents() == 1 && !converter.Convert(YAML::Load(text), start, 0, &root)) {
       diagnostics->push_back(converter.error());
       return std::nullopt;
     }

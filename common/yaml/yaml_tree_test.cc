@@ -123,6 +123,16 @@ INSTANTIATE_TEST_SUITE_P(
                       "y.yaml:3:2: yaml syntax error: end of map not found"},
         MalformedCase{"TabIndentation", "a:\n\tb: 1\n",
                       "y.yaml:2:3: yaml syntax error: illegal map value"},
+        // yaml-cpp 0.7's LoadAll never returned on these (the fuzzer found it).
+        MalformedCase{"CommaAlone", ",",
+                      "y.yaml:1:1: yaml syntax error: unexpected \",\" outside a [...] or {...} "
+                      "collection"},
+        MalformedCase{"CommaAfterTheDocument", "[a, b], c",
+                      "y.yaml:1:7: yaml syntax error: unexpected \",\" outside a [...] or {...} "
+                      "collection"},
+        MalformedCase{"CommaStartsTheSecondDocument", "a: 1\n---\n, [x]\n",
+                      "y.yaml:3:1: yaml syntax error: unexpected \",\" outside a [...] or {...} "
+                      "collection"},
         MalformedCase{"TwoDocuments", "a: 1\n---\nb: 2\n",
                       "y.yaml:3:1: expected one yaml document, got 2 (remove the \"---\" "
                       "separators)"},

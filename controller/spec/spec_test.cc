@@ -687,6 +687,7 @@ TEST(ParseExperimentTest, HostileYamlIsOneLocatedDiagnostic) {
        "x.yaml:5:73: yaml nesting is deeper than 64 levels"},
       {absl::StrCat(kHead, "  - wait: 1s\n", bomb), "nodes (are aliases expanding too much?)"},
       {absl::StrCat(kHead, "  - {wait: 1s\n"), "x.yaml:6:1: yaml syntax error: "},
+      {" ,arams: {si", "x.yaml:1:2: yaml syntax error: unexpected \",\""},  // hung yaml-cpp
       {std::string("apiVersion: \"\\q\"\n"), "x.yaml:1:16: yaml syntax error: unknown escape"},
   };
   for (const auto& [yaml, expected] : cases) {
