@@ -4,13 +4,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/unix_time.h"
 #include "controller/probes/transport.h"
 #include "nlohmann/json.hpp"
 
 namespace faultline::controller {
 namespace {
-
-int64_t NowUnixMs() { return absl::ToUnixMillis(absl::Now()); }
 
 // labels object -> map; false when not an object of strings.
 bool ReadLabels(const nlohmann::json& j, std::map<std::string, std::string>* out) {

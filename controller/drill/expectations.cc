@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/units.h"
+#include "common/unix_time.h"
 #include "spdlog/spdlog.h"
 
 namespace faultline::controller {
@@ -13,12 +14,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // "4.2s" / "850ms": measured figures in verdicts and reasons.
 std::string Figure(int64_t ms) {
