@@ -26,6 +26,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status.h"
+#include "common/unix_time.h"
 
 namespace faultline::controller {
 namespace {
@@ -39,12 +40,6 @@ constexpr int64_t kPidReuseSlackMs = 60'000;
 // How many times CreateRun draws a new random suffix when a generated run id
 // collides with an existing one (same second, same experiment).
 constexpr int kRunIdAttempts = 8;
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string LocalHostname() {
   char buf[256] = {};
