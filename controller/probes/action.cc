@@ -7,18 +7,12 @@
 namespace faultline::controller {
 namespace {
 
-constexpr size_t kMaxOutputBytes = 64 << 10;
-constexpr size_t kExcerptChars = 200;
-
-std::string Tail(const std::string& text) {
-  std::string cut =
-      text.size() > kExcerptChars ? "..." + text.substr(text.size() - kExcerptChars) : text;
-  return nlohmann::json(cut).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
+constexpr size_t kActionMaxOutputBytes = 64 << 10;
+constexpr size_t kActionExcerptChars = 200;
 
 ProbeResult RunExecAction(const RollbackAction& action) {
   ProbeResult result;
-  ShellRun run = RunShell(action.command, action.timeout, kMaxOutputBytes);
+  ShellRun run = RunShell(action.command, action.timeout, kActionMaxOutputBytes);
   result.latency = run.latency;
   if (!run.error.empty()) {
     result.error = run.error;
@@ -32,7 +26,10 @@ ProbeResult RunExecAction(const RollbackAction& action) {
     result.ok = run.exit_code == 0;
     if (!result.ok) {
       result.error = absl::StrCat("command exited ", run.exit_code);
-      if (!run.output.empty()) absl::StrAppend(&result.error, " (output: ", Tail(run.output), ")");
+      if (!run.output.empty()) {
+        absl::StrAppend(&result.error, " (output: ", QuotedTail(run.output, kActionExcerptChars),
+                        ")");
+      }
     }
   }
   return result;

@@ -24,12 +24,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kMaxOutputBytes = 1 << 20;
-constexpr size_t kExcerptChars = 120;
-
-std::chrono::microseconds Since(Clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
-}
+constexpr size_t kProbeMaxOutputBytes = 1 << 20;
+constexpr size_t kProbeExcerptChars = 120;
 
 // Whole milliseconds, rounded up: a latency of 200.3 ms against a 200 ms
 // limit must not print as "200 ms > max 200 ms".
@@ -37,14 +33,8 @@ int64_t CeilMs(std::chrono::microseconds us) { return (us.count() + 999) / 1000;
 
 // The start of `text`, as a JSON string literal so control bytes stay readable.
 std::string Head(const std::string& text) {
-  std::string cut = text.size() > kExcerptChars ? text.substr(0, kExcerptChars) + "..." : text;
-  return nlohmann::json(cut).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// The end of `text` (command output ends with what matters), quoted.
-std::string Tail(const std::string& text) {
   std::string cut =
-      text.size() > kExcerptChars ? "..." + text.substr(text.size() - kExcerptChars) : text;
+      text.size() > kProbeExcerptChars ? text.substr(0, kProbeExcerptChars) + "..." : text;
   return nlohmann::json(cut).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -52,7 +42,7 @@ std::string Quote(const std::string& text) { return nlohmann::json(text).dump();
 
 std::string ShortJson(const nlohmann::json& value) {
   std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return text.size() > kExcerptChars ? text.substr(0, kExcerptChars) + "..." : text;
+  return text.size() > kProbeExcerptChars ? text.substr(0, kProbeExcerptChars) + "..." : text;
 }
 
 ProbeResult RunHttp(const Probe& probe) {
@@ -157,14 +147,14 @@ ProbeResult RunTcp(const Probe& probe) {
     result.detail = "connected";
   }
   freeaddrinfo(addrs);
-  result.latency = Since(start);
+  result.latency = ElapsedSince(start);
   if (!result.ok) result.error = absl::StrCat("connect ", probe.address, ": ", last_error);
   return result;
 }
 
 ProbeResult RunExec(const Probe& probe) {
   ProbeResult result;
-  ShellRun run = RunShell(probe.command, probe.timeout, kMaxOutputBytes);
+  ShellRun run = RunShell(probe.command, probe.timeout, kProbeMaxOutputBytes);
   result.latency = run.latency;
   if (!run.error.empty()) {
     result.error = run.error;
@@ -191,7 +181,8 @@ ProbeResult RunExec(const Probe& probe) {
           absl::StrCat("invalid output regex ", Quote(probe.output_regex), ": ", re.error()));
     } else if (!RE2::PartialMatch(run.output, re)) {
       failures.push_back(absl::StrCat("output does not match ", Quote(probe.output_regex),
-                                      " (output: ", Tail(run.output), ")"));
+                                      " (output: ", QuotedTail(run.output, kProbeExcerptChars),
+                                      ")"));
     }
   }
   result.ok = failures.empty();

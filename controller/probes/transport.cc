@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/unique_fd.h"
+#include "nlohmann/json.hpp"
 
 extern char** environ;
 
@@ -22,10 +23,6 @@ namespace faultline::controller {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::chrono::microseconds Since(Clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
-}
 
 struct BodySink {
   std::string* body;
@@ -104,7 +101,7 @@ HttpExchange PerformHttp(const HttpRequest& request) {
   }
   auto start = Clock::now();
   CURLcode rc = curl_easy_perform(curl);
-  exchange.latency = Since(start);
+  exchange.latency = ElapsedSince(start);
   if (rc != CURLE_OK) {
     exchange.error = sink.overflow ? absl::StrCat("response body larger than ",
                                                   Mebibytes(request.max_body_bytes))
@@ -199,7 +196,7 @@ ShellRun RunShell(const std::string& command, std::chrono::milliseconds timeout,
     if (pipe_open) pipe_open = Drain(read_end.get(), max_output_bytes, &run);
   }
   if (pipe_open) Drain(read_end.get(), max_output_bytes, &run);
-  run.latency = Since(start);
+  run.latency = ElapsedSince(start);
   if (wait_error != 0) {
     run.error = absl::StrCat("wait for /bin/sh: ", std::strerror(wait_error));
   } else if (!run.timed_out) {
@@ -211,6 +208,15 @@ ShellRun RunShell(const std::string& command, std::chrono::milliseconds timeout,
     }
   }
   return run;
+}
+
+std::chrono::microseconds ElapsedSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+}
+
+std::string QuotedTail(const std::string& text, size_t max_chars) {
+  std::string cut = text.size() > max_chars ? "..." + text.substr(text.size() - max_chars) : text;
+  return nlohmann::json(cut).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace faultline::controller

@@ -2,6 +2,7 @@
 // libcurl and one shell command with its output captured, both bounded in
 // time and size. probe.cc and action.cc build their verdicts on these, and
 // controller/drill's Alertmanager poller reuses PerformHttp for its GETs.
+// The two helpers at the end are how both halves measure and quote results.
 //
 // Both functions are thread-safe (no shared state; InitProbes() must have run
 // once before threads start) and never fail as functions: a failure is
@@ -55,6 +56,15 @@ struct ShellRun {
 // output after the shell's exit is not captured) and are not killed.
 ShellRun RunShell(const std::string& command, std::chrono::milliseconds timeout,
                   size_t max_output_bytes = 1 << 20);
+
+// Time on the steady clock since `start`: the latency probes and actions
+// report.
+std::chrono::microseconds ElapsedSince(std::chrono::steady_clock::time_point start);
+
+// The last `max_chars` characters of `text` ("..." before them when cut) as
+// a JSON string literal, so control bytes stay readable: how command output
+// (which ends with what matters) appears in probe and action messages.
+std::string QuotedTail(const std::string& text, size_t max_chars);
 
 }  // namespace faultline::controller
 
