@@ -11,6 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "common/units.h"
 #include "controller/spec/drill_reader.h"
+#include "controller/spec/fault_params.h"
 #include "common/yaml/fields.h"
 #include "controller/spec/rules.h"
 
@@ -18,8 +19,6 @@ namespace faultline::controller {
 namespace {
 
 using std::chrono::milliseconds;
-
-constexpr milliseconds kMinKillInterval{100};  // as process.kill params (fault_params.cc)
 
 // Scales one duration of a drill by its speed (rounded to the millisecond).
 class Scaler {

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "common/units.h"
 #include "controller/spec/network_params.h"
+#include "controller/spec/rules.h"
 #include "re2/re2.h"
 
 namespace faultline::controller {
@@ -27,14 +28,12 @@ constexpr size_t kMaxCommLength = 15;
 constexpr int64_t kMaxPid = 4194304;
 constexpr int64_t kMaxWorkers = 1024;
 constexpr int64_t kMaxCpu = 4095;
-constexpr size_t kMaxRegexLength = 256;
+constexpr size_t kMaxCmdlineRegexLength = 256;
 // The agent's compile budget for a cmdline pattern
 // (agent/faults/process_target.h kCmdlineRegexMaxMem): a pattern that fits
 // here fits there.
 constexpr int64_t kRegexMaxMem = int64_t{4} << 20;
 constexpr milliseconds kMaxRamp = std::chrono::hours(1);
-constexpr milliseconds kMinInterval{100};
-constexpr milliseconds kMaxInterval = std::chrono::hours(24);
 
 // Linux signal numbers (x86-64 and arm64 agree on these).
 constexpr std::array<std::pair<const char*, int>, 32> kSignals = {{
@@ -47,18 +46,12 @@ constexpr std::array<std::pair<const char*, int>, 32> kSignals = {{
     {"PWR", 30},    {"SYS", 31},
 }};
 
-bool Before(const SourceLocation& a, const SourceLocation& b) {
-  return std::tie(a.line, a.column) < std::tie(b.line, b.column);
-}
-
 // Of two present keys, the one written second (where a conflict is reported).
 const YamlNode* SecondOf(const Fields& fields, absl::string_view a, absl::string_view b) {
   const YamlNode* ka = fields.Key(a);
   const YamlNode* kb = fields.Key(b);
-  return Before(ka->where, kb->where) ? kb : ka;
+  return WrittenBefore(ka->where, kb->where) ? kb : ka;
 }
-
-std::string Quote(absl::string_view text) { return absl::StrCat("\"", absl::CEscape(text), "\""); }
 
 std::string FormatNumber(double value) { return absl::StrCat(value); }
 
@@ -136,10 +129,10 @@ class ParamReader {
       if (auto v = ReadString(*cmdline, Field("cmdline"), diagnostics_)) {
         if (v->empty()) {
           diagnostics_->Add(cmdline->where, absl::StrCat(Field("cmdline"), " must not be empty"));
-        } else if (v->size() > kMaxRegexLength) {
-          diagnostics_->Add(cmdline->where, absl::StrCat(Field("cmdline"), " must be at most ",
-                                                         kMaxRegexLength, " characters, got ",
-                                                         v->size()));
+        } else if (v->size() > kMaxCmdlineRegexLength) {
+          diagnostics_->Add(cmdline->where,
+                            absl::StrCat(Field("cmdline"), " must be at most ",
+                                         kMaxCmdlineRegexLength, " characters, got ", v->size()));
         } else if (std::optional<std::string> error = RegexError(*v)) {
           diagnostics_->Add(cmdline->where, absl::StrCat(Field("cmdline"),
                                                          " must be an RE2 regex, got ",
@@ -298,9 +291,8 @@ void ReadProcessKill(ParamReader& r, v1::ProcessKill* out) {
   out->set_count(count);
   out->set_percent(percent);
   if (const YamlNode* interval = f.Get("interval")) {
-    if (auto v = ReadDuration(*interval, r.Field("interval"), kMinInterval, kMaxInterval,
-                              absl::StrCat("a duration of at least ", FormatDuration(kMinInterval),
-                                           " and at most ", FormatDuration(kMaxInterval)),
+    if (auto v = ReadDuration(*interval, r.Field("interval"), kMinKillInterval, kMaxKillInterval,
+                              DurationBetween(kMinKillInterval, kMaxKillInterval),
                               r.diagnostics())) {
       out->set_interval_ms(static_cast<uint64_t>(v->count()));
       r.Summary(absl::StrCat("interval=", FormatDuration(*v)));

@@ -19,6 +19,11 @@
 
 namespace faultline::controller {
 
+// Bounds of process.kill's `interval` (drills keep a scaled interval at or
+// above the minimum too).
+inline constexpr std::chrono::milliseconds kMinKillInterval{100};
+inline constexpr std::chrono::milliseconds kMaxKillInterval = std::chrono::hours(24);
+
 // Fault kinds this version accepts, in catalogue order.
 const std::vector<std::string>& SupportedFaultKinds();
 

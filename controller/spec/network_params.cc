@@ -15,11 +15,10 @@
 #include "absl/time/time.h"
 #include "common/network_limits.h"
 #include "common/units.h"
+#include "controller/spec/rules.h"
 
 namespace faultline::controller {
 namespace {
-
-std::string Quote(absl::string_view text) { return absl::StrCat("\"", absl::CEscape(text), "\""); }
 
 // "1.5" for (15, 10); exact, trailing zeros dropped.
 std::string FormatFixed(uint64_t value, uint64_t divisor) {
@@ -67,12 +66,6 @@ const std::vector<std::string>& EnginesFor(absl::string_view kind) {
   static const auto* none = new std::vector<std::string>();
   const NetworkKind* network = FindNetworkKind(kind);
   return network != nullptr ? network->engines : *none;
-}
-
-// "a", "a or b", "a, b or c".
-std::string OrList(const std::vector<std::string>& words) {
-  if (words.size() <= 1) return words.empty() ? "" : words[0];
-  return absl::StrCat(absl::StrJoin(words.begin(), words.end() - 1, ", "), " or ", words.back());
 }
 
 class NetworkReader {

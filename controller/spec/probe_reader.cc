@@ -20,11 +20,11 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr milliseconds kMaxProbeTimeout = std::chrono::seconds(60);
-constexpr milliseconds kMinInterval{100};
-constexpr milliseconds kMaxInterval = std::chrono::hours(1);
+constexpr milliseconds kMinProbeInterval{100};
+constexpr milliseconds kMaxProbeInterval = std::chrono::hours(1);
 constexpr milliseconds kMaxActionTimeout = std::chrono::minutes(10);
 constexpr int64_t kMaxFailures = 10000;
-constexpr size_t kMaxRegexLength = 1024;
+constexpr size_t kMaxProbeRegexLength = 1024;
 
 constexpr const char* kProbeKinds[] = {"http", "tcp", "exec", "prometheus"};
 
@@ -41,8 +41,8 @@ std::optional<std::string> ReadRegex(const YamlNode& node, const std::string& fi
     diagnostics->Add(node.where, absl::StrCat(field, " must not be empty (omit it for no check)"));
     return std::nullopt;
   }
-  if (v->size() > kMaxRegexLength) {
-    diagnostics->Add(node.where, absl::StrCat(field, " must be at most ", kMaxRegexLength,
+  if (v->size() > kMaxProbeRegexLength) {
+    diagnostics->Add(node.where, absl::StrCat(field, " must be at most ", kMaxProbeRegexLength,
                                               " characters, got ", v->size()));
     return std::nullopt;
   }
@@ -496,8 +496,10 @@ class ProbeReader {
                           absl::StrCat(Field("interval"),
                                        " applies only to probes that run during the method; add "
                                        "during to when"));
-      } else if (auto v = ReadDuration(*interval, Field("interval"), kMinInterval, kMaxInterval,
-                                       DurationBetween(kMinInterval, kMaxInterval), diagnostics_)) {
+      } else if (auto v = ReadDuration(*interval, Field("interval"), kMinProbeInterval,
+                                       kMaxProbeInterval,
+                                       DurationBetween(kMinProbeInterval, kMaxProbeInterval),
+                                       diagnostics_)) {
         probe->interval = *v;
       }
     }

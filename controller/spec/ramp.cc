@@ -15,6 +15,7 @@
 #include "common/units.h"
 #include "controller/spec/fault_params.h"
 #include "controller/spec/network_params.h"
+#include "controller/spec/rules.h"
 
 namespace faultline::controller {
 namespace {
@@ -68,14 +69,10 @@ std::vector<const RampParam*> ParamsOf(absl::string_view kind) {
   return out;
 }
 
-// "a", "a or b", "a, b or c".
-std::string OrList(const std::vector<const RampParam*>& params) {
-  std::string out;
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (i > 0) out += i + 1 == params.size() ? " or " : ", ";
-    out += params[i]->name;
-  }
-  return out;
+std::vector<std::string> NamesOf(const std::vector<const RampParam*>& params) {
+  std::vector<std::string> names;
+  for (const RampParam* p : params) names.push_back(p->name);
+  return names;
 }
 
 const YamlNode* ValueOf(const YamlNode& mapping, absl::string_view key) {
@@ -234,8 +231,8 @@ class RampReader {
         }
         if (param_ == nullptr) {
           diagnostics_->Add(name->where,
-                            absl::StrCat(Field("ramp.param"), " must be ", OrList(candidates),
-                                         ", got ", Describe(*name)));
+                            absl::StrCat(Field("ramp.param"), " must be ",
+                                         OrList(NamesOf(candidates)), ", got ", Describe(*name)));
         }
       }
     } else {

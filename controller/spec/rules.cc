@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "common/units.h"
 
@@ -76,6 +77,15 @@ std::string DurationBetween(std::chrono::milliseconds min, std::chrono::millisec
 }
 
 std::string Quote(absl::string_view text) { return absl::StrCat("\"", absl::CEscape(text), "\""); }
+
+std::string OrList(const std::vector<std::string>& words) {
+  if (words.size() <= 1) return words.empty() ? "" : words[0];
+  return absl::StrCat(absl::StrJoin(words.begin(), words.end() - 1, ", "), " or ", words.back());
+}
+
+bool WrittenBefore(const SourceLocation& a, const SourceLocation& b) {
+  return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+}
 
 std::optional<std::map<std::string, std::string>> ReadLabels(const YamlNode& node,
                                                              absl::string_view field,

@@ -48,6 +48,14 @@ std::string DurationBetween(std::chrono::milliseconds min, std::chrono::millisec
 // "\"text\"" with C escapes.
 std::string Quote(absl::string_view text);
 
+// "a", "a or b", "a, b or c"; "" for no words.
+std::string OrList(const std::vector<std::string>& words);
+
+// True when `a` comes before `b` in the same document (line, then column):
+// of two conflicting keys, the second one written is where a conflict is
+// reported.
+bool WrittenBefore(const SourceLocation& a, const SourceLocation& b);
+
 // A label map (metadata.labels, a target's select, an inventory agent's
 // labels): a mapping of label names (1..63 letters, digits, '-', '_', '.',
 // '/', starting with a letter or digit) to string values. `field` names it in

@@ -22,10 +22,6 @@ constexpr milliseconds kMinFlapPhase{100};
 
 constexpr const char* kStepKinds[] = {"fault", "wait", "parallel", "serial", "pause"};
 
-bool Before(const SourceLocation& a, const SourceLocation& b) {
-  return std::tie(a.line, a.column) < std::tie(b.line, b.column);
-}
-
 std::string Steps(size_t n) { return absl::StrCat(n, n == 1 ? " step" : " steps"); }
 
 class StepReader {
@@ -219,7 +215,7 @@ class StepReader {
       const YamlNode* ramp_key = f.Key("ramp");
       const YamlNode* flap_key = f.Key("flap");
       diagnostics_->Add(
-          Before(ramp_key->where, flap_key->where) ? flap_key->where : ramp_key->where,
+          WrittenBefore(ramp_key->where, flap_key->where) ? flap_key->where : ramp_key->where,
           absl::StrCat("ramp and flap cannot be used together in ", f.context(), "; use one"));
       ramp = nullptr;
       flap = nullptr;
