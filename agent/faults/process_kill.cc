@@ -22,7 +22,7 @@
 namespace faultline::agent {
 namespace {
 
-constexpr absl::string_view kKind = "process.kill";
+constexpr absl::string_view kKillKind = "process.kill";
 constexpr int kMaxSignal = 64;  // SIGRTMAX on Linux
 // wait_for with a huge duration overflows the clock arithmetic inside
 // libstdc++ and returns at once, which would turn the repeat thread into a
@@ -56,7 +56,7 @@ absl::StatusOr<std::vector<Pinned>> Pin(const std::vector<ProcessInfo>& processe
   for (const ProcessInfo& p : processes) {
     absl::StatusOr<PidFd> fd = PidFd::Open(p.pid, p.start_time);
     if (absl::IsNotFound(fd.status())) continue;
-    if (!fd.ok()) return Annotate(fd.status(), kKind);
+    if (!fd.ok()) return Annotate(fd.status(), kKillKind);
     out.push_back(Pinned{p, std::move(*fd)});
   }
   return out;
@@ -73,7 +73,7 @@ class ProcessKillFault final : public Fault {
 
   ~ProcessKillFault() override { StopRepeater(); }
 
-  absl::string_view kind() const override { return kKind; }
+  absl::string_view kind() const override { return kKillKind; }
   std::string engine() const override { return "pidfd"; }
   bool reversible() const override { return false; }
 
@@ -92,11 +92,11 @@ class ProcessKillFault final : public Fault {
     if (applied_) return absl::OkStatus();
     if (!prepared_) {
       return absl::FailedPreconditionError(
-          absl::StrCat(kKind, ": apply requires a successful prepare"));
+          absl::StrCat(kKillKind, ": apply requires a successful prepare"));
     }
     FL_ASSIGN_OR_RETURN(std::vector<Pinned> pinned, Pin(selected_));
     if (pinned.empty()) {
-      return absl::NotFoundError(absl::StrCat(kKind, ": every selected process exited before apply (",
+      return absl::NotFoundError(absl::StrCat(kKillKind, ": every selected process exited before apply (",
                                               DescribeTargets(SelectedPids(), matcher_), ")"));
     }
     {
@@ -115,7 +115,7 @@ class ProcessKillFault final : public Fault {
         repeater_ = std::thread([this] { RepeatLoop(); });
       } catch (const std::system_error& e) {
         return absl::ResourceExhaustedError(
-            absl::StrCat(kKind, ": start repeat thread: ", e.what()));
+            absl::StrCat(kKillKind, ": start repeat thread: ", e.what()));
       }
     }
     uint64_t sent = 0;
@@ -129,7 +129,7 @@ class ProcessKillFault final : public Fault {
           signals_sent_ += sent;
           rounds_ = 1;
         }
-        return Annotate(status, absl::StrCat(kKind, " (", sent, " of ", pinned.size(),
+        return Annotate(status, absl::StrCat(kKillKind, " (", sent, " of ", pinned.size(),
                                              " processes already signalled)"));
       }
       ++sent;
@@ -279,22 +279,22 @@ class ProcessKillFault final : public Fault {
 }  // namespace
 
 absl::Status ValidateProcessKill(const v1::ProcessKill& spec) {
-  FL_RETURN_IF_ERROR(ProcessMatcher::Create(kKind, spec.target()).status());
-  FL_RETURN_IF_ERROR(ValidateSelection(kKind, spec.count(), spec.percent()));
+  FL_RETURN_IF_ERROR(ProcessMatcher::Create(kKillKind, spec.target()).status());
+  FL_RETURN_IF_ERROR(ValidateSelection(kKillKind, spec.count(), spec.percent()));
   if (spec.signal() < 0 || spec.signal() > kMaxSignal) {
     return absl::InvalidArgumentError(absl::StrCat(
-        kKind, ": signal must be in 1..", kMaxSignal, " (0 = SIGKILL), got ", spec.signal()));
+        kKillKind, ": signal must be in 1..", kMaxSignal, " (0 = SIGKILL), got ", spec.signal()));
   }
   if (const char* name = StopSignalName(spec.signal())) {
     return absl::InvalidArgumentError(
-        absl::StrCat(kKind, ": signal ", spec.signal(), " (", name,
+        absl::StrCat(kKillKind, ": signal ", spec.signal(), " (", name,
                      ") would leave processes stopped with nothing to resume them; use "
                      "process.pause"));
   }
   if (spec.interval_ms() != 0 &&
       (spec.interval_ms() < static_cast<uint64_t>(kMinKillInterval.count()) ||
        spec.interval_ms() > kMaxIntervalMs)) {
-    return absl::InvalidArgumentError(absl::StrCat(kKind, ": interval_ms must be 0 or in ",
+    return absl::InvalidArgumentError(absl::StrCat(kKillKind, ": interval_ms must be 0 or in ",
                                                    kMinKillInterval.count(), "..", kMaxIntervalMs,
                                                    ", got ", spec.interval_ms()));
   }
@@ -304,7 +304,7 @@ absl::Status ValidateProcessKill(const v1::ProcessKill& spec) {
 absl::StatusOr<std::unique_ptr<Fault>> MakeProcessKillFault(const v1::ProcessKill& spec,
                                                             const FaultContext& context) {
   FL_RETURN_IF_ERROR(ValidateProcessKill(spec));
-  FL_ASSIGN_OR_RETURN(ProcessMatcher matcher, ProcessMatcher::Create(kKind, spec.target()));
+  FL_ASSIGN_OR_RETURN(ProcessMatcher matcher, ProcessMatcher::Create(kKillKind, spec.target()));
   return std::make_unique<ProcessKillFault>(spec, std::move(matcher), context);
 }
 

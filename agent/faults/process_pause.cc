@@ -19,7 +19,7 @@
 namespace faultline::agent {
 namespace {
 
-constexpr absl::string_view kKind = "process.pause";
+constexpr absl::string_view kPauseKind = "process.pause";
 // SIGSTOP takes effect when the target next runs; a process in
 // uninterruptible sleep (D) only stops when it leaves it. Apply waits this
 // long for the stops to show so that Observe() right after Apply is truthful.
@@ -30,12 +30,10 @@ struct Target {
   uint64_t start_time = 0;
 };
 
-struct Pinned {
+struct PinnedTarget {
   Target target;
   PidFd fd;
 };
-
-bool IsStoppedState(char state) { return state == 'T' || state == 't'; }
 
 // True when `t` is stopped, or gone (nothing left to wait for).
 bool StoppedOrGone(const Target& t, char* state) {
@@ -50,7 +48,7 @@ class ProcessPauseFault final : public Fault {
   ProcessPauseFault(const v1::ProcessPause& spec, ProcessMatcher matcher, FaultContext context)
       : spec_(spec), matcher_(std::move(matcher)), context_(std::move(context)) {}
 
-  absl::string_view kind() const override { return kKind; }
+  absl::string_view kind() const override { return kPauseKind; }
   std::string engine() const override { return "pidfd"; }
 
   absl::Status Prepare() override {
@@ -76,41 +74,41 @@ class ProcessPauseFault final : public Fault {
     if (applied_) return absl::OkStatus();
     if (!prepared_) {
       return absl::FailedPreconditionError(
-          absl::StrCat(kKind, ": apply requires a successful prepare"));
+          absl::StrCat(kPauseKind, ": apply requires a successful prepare"));
     }
-    std::vector<Pinned> pinned;
+    std::vector<PinnedTarget> pinned;
     for (const Target& t : targets_) {
       absl::StatusOr<PidFd> fd = PidFd::Open(t.pid, t.start_time);
       if (absl::IsNotFound(fd.status())) continue;
-      if (!fd.ok()) return Annotate(fd.status(), kKind);
-      pinned.push_back(Pinned{t, std::move(*fd)});
+      if (!fd.ok()) return Annotate(fd.status(), kPauseKind);
+      pinned.push_back(PinnedTarget{t, std::move(*fd)});
     }
     may_be_stopped_ = true;
-    std::vector<const Pinned*> stopped;
-    for (const Pinned& p : pinned) {
+    std::vector<const PinnedTarget*> stopped;
+    for (const PinnedTarget& p : pinned) {
       absl::Status status = p.fd.Signal(SIGSTOP);
       if (absl::IsNotFound(status)) continue;
       if (!status.ok()) {
         absl::Status rollback = Resume(stopped);
         if (!rollback.ok()) {
           // Those still stopped stay listed for a later Revert to retry.
-          return Annotate(status, absl::StrCat(kKind, " (rollback incomplete: ",
+          return Annotate(status, absl::StrCat(kPauseKind, " (rollback incomplete: ",
                                                rollback.message(), ")"));
         }
         may_be_stopped_ = false;
         to_resume_ = targets_;
-        return Annotate(status, kKind);
+        return Annotate(status, kPauseKind);
       }
       stopped.push_back(&p);
     }
     if (stopped.empty()) {
       may_be_stopped_ = false;
       return absl::NotFoundError(
-          absl::StrCat(kKind, ": every selected process exited before apply (",
+          absl::StrCat(kPauseKind, ": every selected process exited before apply (",
                        DescribeTargets(Pids(targets_), matcher_), ")"));
     }
     targets_.clear();
-    for (const Pinned* p : stopped) {
+    for (const PinnedTarget* p : stopped) {
       targets_.push_back(p->target);
       spdlog::info("process paused kind=process.pause id={} pid={} start_time={}", context_.fault_id,
                    p->target.pid, p->target.start_time);
@@ -143,7 +141,7 @@ class ProcessPauseFault final : public Fault {
     }
     to_resume_ = failed;
     if (!first_error.ok()) {
-      return Annotate(first_error, absl::StrCat(kKind, ": resume ", failed.size(), " of ",
+      return Annotate(first_error, absl::StrCat(kPauseKind, ": resume ", failed.size(), " of ",
                                                 targets_.size(), " processes"));
     }
     may_be_stopped_ = false;
@@ -192,10 +190,10 @@ class ProcessPauseFault final : public Fault {
   }
 
   // SIGCONTs `stopped`; the first error, after trying all of them.
-  absl::Status Resume(const std::vector<const Pinned*>& stopped) {
+  absl::Status Resume(const std::vector<const PinnedTarget*>& stopped) {
     absl::Status first_error;
     std::vector<Target> failed;
-    for (const Pinned* p : stopped) {
+    for (const PinnedTarget* p : stopped) {
       absl::Status status = p->fd.Signal(SIGCONT);
       if (status.ok() || absl::IsNotFound(status)) continue;
       failed.push_back(p->target);
@@ -240,14 +238,14 @@ class ProcessPauseFault final : public Fault {
 }  // namespace
 
 absl::Status ValidateProcessPause(const v1::ProcessPause& spec) {
-  FL_RETURN_IF_ERROR(ProcessMatcher::Create(kKind, spec.target()).status());
-  return ValidateSelection(kKind, spec.count(), spec.percent());
+  FL_RETURN_IF_ERROR(ProcessMatcher::Create(kPauseKind, spec.target()).status());
+  return ValidateSelection(kPauseKind, spec.count(), spec.percent());
 }
 
 absl::StatusOr<std::unique_ptr<Fault>> MakeProcessPauseFault(const v1::ProcessPause& spec,
                                                              const FaultContext& context) {
   FL_RETURN_IF_ERROR(ValidateProcessPause(spec));
-  FL_ASSIGN_OR_RETURN(ProcessMatcher matcher, ProcessMatcher::Create(kKind, spec.target()));
+  FL_ASSIGN_OR_RETURN(ProcessMatcher matcher, ProcessMatcher::Create(kPauseKind, spec.target()));
   return std::make_unique<ProcessPauseFault>(spec, std::move(matcher), context);
 }
 

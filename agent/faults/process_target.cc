@@ -15,8 +15,6 @@
 namespace faultline::agent {
 namespace {
 
-bool IsStoppedState(char state) { return state == 'T' || state == 't'; }
-
 bool IsExitedState(char state) { return state == 'Z' || state == 'X' || state == 'x'; }
 
 bool Oldest(const ProcessInfo& a, const ProcessInfo& b) {
@@ -49,6 +47,8 @@ std::string RegexErrorText(const RE2& regex) {
 }
 
 }  // namespace
+
+bool IsStoppedState(char state) { return state == 'T' || state == 't'; }
 
 absl::StatusOr<ProcessMatcher> ProcessMatcher::Create(absl::string_view kind,
                                                       const v1::ProcessTarget& target) {

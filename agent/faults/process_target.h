@@ -68,6 +68,10 @@ inline constexpr size_t kMaxCmdlinePatternLength = 512;
 // the NFA at a few microseconds per byte.
 inline constexpr int64_t kCmdlineRegexMaxMem = int64_t{4} << 20;
 
+// True for a stopped process: state T (stopped by a signal) or t (stopped by
+// a tracer), as ProcessInfo::state reports it.
+bool IsStoppedState(char state);
+
 // Decides whether one process is selected by a v1::ProcessTarget. Copyable,
 // immutable, thread-safe.
 class ProcessMatcher {

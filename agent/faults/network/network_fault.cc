@@ -18,9 +18,8 @@
 #include "common/status.h"
 
 namespace faultline::agent {
-namespace {
 
-const v1::NetworkTarget& TargetOf(const v1::FaultSpec& spec) {
+const v1::NetworkTarget& NetworkTargetOf(const v1::FaultSpec& spec) {
   switch (spec.kind_case()) {
     case v1::FaultSpec::kNetworkDelay: return spec.network_delay().target();
     case v1::FaultSpec::kNetworkLoss: return spec.network_loss().target();
@@ -31,6 +30,8 @@ const v1::NetworkTarget& TargetOf(const v1::FaultSpec& spec) {
     default: return v1::NetworkTarget::default_instance();
   }
 }
+
+namespace {
 
 // Collects every problem of one spec; Status() joins them.
 class Problems {
@@ -293,7 +294,7 @@ std::string MissingReason(const NetworkSupport& support, absl::string_view featu
 // "" when `engine` can run `spec` with `support`, else why not.
 std::string WhyNot(const std::string& engine, const v1::FaultSpec& spec,
                    const NetworkSupport& support) {
-  const v1::NetworkTarget& target = TargetOf(spec);
+  const v1::NetworkTarget& target = NetworkTargetOf(spec);
   const bool tc = engine == "netem" || engine == "tbf" || engine == "htb";
   if (engine == "netem" && !support.netem) {
     return MissingReason(support, "netem", "kernel has no sch_netem");
@@ -331,7 +332,7 @@ std::string WhyNot(const std::string& engine, const v1::FaultSpec& spec,
 
 // Engines to try for `spec`, preferred first.
 std::vector<std::string> Candidates(const v1::FaultSpec& spec) {
-  const v1::NetworkTarget& target = TargetOf(spec);
+  const v1::NetworkTarget& target = NetworkTargetOf(spec);
   if (!target.engine().empty()) return {target.engine()};
   if (spec.kind_case() == v1::FaultSpec::kNetworkBandwidth && IsFilteredTarget(target)) {
     return {"htb"};
@@ -386,7 +387,7 @@ class NetworkFault final : public Fault {
   }
   std::string target() const override {
     if (inner_ != nullptr) return inner_->target();
-    const v1::NetworkTarget& t = TargetOf(spec_);
+    const v1::NetworkTarget& t = NetworkTargetOf(spec_);
     return t.interface().empty() ? "route to first destination" : t.interface();
   }
 
@@ -440,7 +441,7 @@ absl::StatusOr<std::string> ChooseNetworkEngine(const v1::FaultSpec& spec,
   if (!IsNetworkSpec(spec)) {
     return absl::InvalidArgumentError("fault spec names no network fault kind");
   }
-  const std::string& pinned = TargetOf(spec).engine();
+  const std::string& pinned = NetworkTargetOf(spec).engine();
   if (!support.detected) {
     return absl::FailedPreconditionError(absl::StrCat(
         kind, ": the network engines of this host were not detected (agent built without "

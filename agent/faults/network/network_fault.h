@@ -39,6 +39,9 @@ using ::faultline::ParseIpPrefix;
 // True for the network.* cases of FaultSpec.
 bool IsNetworkSpec(const v1::FaultSpec& spec);
 
+// The target of a network spec; the empty default for other kinds.
+const v1::NetworkTarget& NetworkTargetOf(const v1::FaultSpec& spec);
+
 // Checks every field of a network spec against the ranges in faults.proto
 // and the caps in common/network_limits.h (the controller checks the same
 // caps) and reports every problem at once. InvalidArgument naming the fields:

@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "agent/faults/network/identity.h"
 #include "common/status.h"
 
 namespace faultline::agent {
@@ -54,15 +55,6 @@ std::vector<std::string> FamilyElements(const std::vector<Cidr>& cidrs, int fami
     if (!covered) out.push_back(cidrs[i].ToString());
   }
   return out;
-}
-
-uint32_t Fnv1a(absl::string_view text) {
-  uint32_t hash = 2166136261u;
-  for (char c : text) {
-    hash ^= static_cast<uint8_t>(c);
-    hash *= 16777619u;
-  }
-  return hash;
 }
 
 }  // namespace

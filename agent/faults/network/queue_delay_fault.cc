@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/faults/network/identity.h"
 #include "agent/faults/network/nft_client.h"
 #include "agent/faults/network/nft_rules.h"
 #include "agent/faults/network/queue_loop.h"
@@ -27,9 +28,9 @@ namespace {
 // interface, for local and forwarded traffic alike), ingress packets in
 // prerouting. The queue chain is a regular chain holding the NFQUEUE rule;
 // the hook chain's filter rules `goto` it, so a packet is queued at most once.
-constexpr const char* kFamily = "inet";
+constexpr const char* kQueueFamily = "inet";
 constexpr const char* kQueueChain = "delay";
-constexpr int kPriority = 0;
+constexpr int kQueuePriority = 0;
 
 DelayShape ShapeOf(v1::DelayDistribution distribution) {
   switch (distribution) {
@@ -38,14 +39,6 @@ DelayShape ShapeOf(v1::DelayDistribution distribution) {
     case v1::DELAY_DISTRIBUTION_PARETONORMAL: return DelayShape::kParetoNormal;
     default: return DelayShape::kUniform;
   }
-}
-
-// The network namespace of the calling thread (the inode of its ns file); 0
-// when unknown.
-uint64_t CurrentNetns() {
-  struct stat st {};
-  if (stat("/proc/thread-self/ns/net", &st) != 0) return 0;
-  return static_cast<uint64_t>(st.st_ino);
 }
 
 // The loops this process runs, by (namespace, queue number, table). A fault
@@ -99,7 +92,7 @@ class QueueDelayFault final : public Fault {
   QueueDelayFault(const v1::NetworkDelay& spec, const FaultContext& context)
       : spec_(spec), context_(context), table_(NftTableName(context.fault_id)) {
     revert_.set_engine("nfqueue");
-    revert_.set_nft_family(kFamily);
+    revert_.set_nft_family(kQueueFamily);
     revert_.set_nft_table(table_);
   }
 
@@ -125,14 +118,14 @@ class QueueDelayFault final : public Fault {
                                     ParseCallerAddress(context_.caller_address), NftFamily::kInet);
     }
 
-    const std::string prefix = absl::StrCat(kFamily, " ", table_);
+    const std::string prefix = absl::StrCat(kQueueFamily, " ", table_);
     std::string text =
         absl::StrCat("create table ", prefix, " { comment \"faultline network.delay\"; }\n");
     absl::StrAppend(&text, "add counter ", prefix, " matched\n");
     absl::StrAppend(&text, "add chain ", prefix, " ", kQueueChain, "\n");
     absl::StrAppend(&text, "add rule ", prefix, " ", kQueueChain, " counter name \"matched\"\n");
     absl::StrAppend(&text, "add chain ", prefix, " classify { type filter hook ",
-                    egress ? "postrouting" : "prerouting", " priority ", kPriority,
+                    egress ? "postrouting" : "prerouting", " priority ", kQueuePriority,
                     "; policy accept; }\n");
     for (const std::string& body : exempt) {
       absl::StrAppend(&text, "add rule ", prefix, " classify ", body, " accept\n");
@@ -172,7 +165,7 @@ class QueueDelayFault final : public Fault {
     if (status.ok()) status = CheckLink();
     if (!status.ok()) {
       // All-or-nothing: the table goes first, then the loop lets go.
-      (void)DeleteOwnNftTable(kFamily, table_, revert_.nft_table_handle()).ok();
+      (void)DeleteOwnNftTable(kQueueFamily, table_, revert_.nft_table_handle()).ok();
       (*loop)->Stop();
       revert_.set_nft_table_handle(0);
       return Annotate(status, "network.delay");
@@ -267,10 +260,10 @@ class QueueDelayFault final : public Fault {
   }
 
   absl::Status Install(uint16_t queue_num) {
-    FL_RETURN_IF_ERROR(NftRun(ruleset_, absl::StrCat("create table ", kFamily, " ", table_)).status());
-    FL_ASSIGN_OR_RETURN(NftTable table, FindNftTable(kFamily, table_));
+    FL_RETURN_IF_ERROR(NftRun(ruleset_, absl::StrCat("create table ", kQueueFamily, " ", table_)).status());
+    FL_ASSIGN_OR_RETURN(NftTable table, FindNftTable(kQueueFamily, table_));
     revert_.set_nft_table_handle(table.handle);
-    return AppendNfqueueRule(kFamily, table_, kQueueChain, queue_num, /*bypass=*/true);
+    return AppendNfqueueRule(kQueueFamily, table_, kQueueChain, queue_num, /*bypass=*/true);
   }
 
   v1::NetworkDelay spec_;

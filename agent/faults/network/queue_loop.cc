@@ -49,13 +49,6 @@ int64_t MonotonicNs() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-struct Held {
-  int64_t due_ns;
-  int64_t received_ns;
-  uint32_t id;
-  bool operator>(const Held& other) const { return due_ns > other.due_ns; }
-};
-
 // A hold is only as precise as the loop's wake-up. On a busy host a normal
 // thread waits for a CPU for milliseconds, so the loop asks for the lowest
 // real-time priority (its work per packet is a few microseconds, and the
@@ -105,7 +98,17 @@ std::chrono::nanoseconds DelaySampler::Next() {
   return std::chrono::nanoseconds(static_cast<int64_t>(std::max(0.0, ns)));
 }
 
+// Held is nested here rather than in the anonymous namespace: in a unity
+// batch GCC rejects a member of a named class whose type has internal linkage
+// (-Wsubobject-linkage).
 struct QueueLoop::State {
+  struct Held {
+    int64_t due_ns;
+    int64_t received_ns;
+    uint32_t id;
+    bool operator>(const Held& other) const { return due_ns > other.due_ns; }
+  };
+
   explicit State(const DelayProfile& profile) : sampler(profile) {}
   ~State() {
     if (queue != nullptr) nfq_destroy_queue(queue);

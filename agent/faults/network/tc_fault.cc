@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "agent/faults/network/identity.h"
 #include "agent/faults/network/network_fault.h"
 #include "agent/faults/network/tc_distribution.h"
 #include "agent/faults/network/tc_filter.h"
@@ -58,29 +59,10 @@ uint32_t Saturate32(uint64_t value) {
   return static_cast<uint32_t>(std::min<uint64_t>(value, std::numeric_limits<uint32_t>::max()));
 }
 
-const v1::NetworkTarget& TargetOf(const v1::FaultSpec& spec) {
-  switch (spec.kind_case()) {
-    case v1::FaultSpec::kNetworkDelay: return spec.network_delay().target();
-    case v1::FaultSpec::kNetworkLoss: return spec.network_loss().target();
-    case v1::FaultSpec::kNetworkDuplicate: return spec.network_duplicate().target();
-    case v1::FaultSpec::kNetworkCorrupt: return spec.network_corrupt().target();
-    case v1::FaultSpec::kNetworkBandwidth: return spec.network_bandwidth().target();
-    default: return v1::NetworkTarget::default_instance();
-  }
-}
-
-// The network namespace of the calling thread ("net:[4026531840]"): faults
-// in different namespaces never conflict.
-std::string CurrentNetns() {
-  char buffer[64] = {};
-  const ssize_t n = ::readlink("/proc/thread-self/ns/net", buffer, sizeof(buffer) - 1);
-  return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : "";
-}
-
 // Which fault of this process owns (netns, ifindex, direction).
 class Registry {
  public:
-  using Key = std::tuple<std::string, int, bool>;
+  using Key = std::tuple<uint64_t, int, bool>;  // (CurrentNetns(), ifindex, ingress)
   static Registry& Get() {
     static Registry* registry = new Registry();
     return *registry;
@@ -109,16 +91,6 @@ class Registry {
   std::map<Key, std::string> owners_;
 };
 
-// 32-bit FNV-1a: a stable short tag for names derived from a fault id.
-uint32_t Fnv1a(const std::string& text) {
-  uint32_t hash = 2166136261u;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 16777619u;
-  }
-  return hash;
-}
-
 class TcFault final : public Fault {
  public:
   TcFault(const v1::FaultSpec& spec, std::string engine, const FaultContext& context,
@@ -127,7 +99,7 @@ class TcFault final : public Fault {
         engine_(std::move(engine)),
         context_(context),
         kind_(KindName(spec)),
-        target_(TargetOf(spec)),
+        target_(NetworkTargetOf(spec)),
         ingress_(target_.direction() == v1::NETWORK_DIRECTION_INGRESS),
         leaf_(std::move(leaf)),
         capped_class_(std::move(capped_class)),
@@ -191,7 +163,7 @@ class TcFault final : public Fault {
 
   v1::NetworkRevert state_;
   const v1::NetworkRevert* candidate_ = nullptr;
-  std::string netns_;
+  uint64_t netns_ = 0;  // CurrentNetns() at Prepare; 0 for a restored fault
   bool prepared_ = false;
   // What Prepare saw as the root (handle, kind), re-checked by Apply.
   uint32_t prepared_root_handle_ = 0;
@@ -525,10 +497,10 @@ absl::Status TcFault::RevertHost(Rtnetlink& rtnl) {
 
 absl::Status TcFault::Revert() {
   if (state_.ifindex() <= 0 && state_.ifb().empty()) return absl::OkStatus();
-  if (!netns_.empty() && HeldByAnother()) return absl::OkStatus();
+  if (netns_ != 0 && HeldByAnother()) return absl::OkStatus();
   FL_ASSIGN_OR_RETURN(Rtnetlink rtnl, Rtnetlink::Open());
   FL_RETURN_IF_ERROR(RevertHost(rtnl));
-  if (!netns_.empty()) Registry::Get().Release(Slot(), context_.fault_id);
+  if (netns_ != 0) Registry::Get().Release(Slot(), context_.fault_id);
   return absl::OkStatus();
 }
 
