@@ -24,10 +24,6 @@ std::string Code(const std::string& text) {
 
 std::string Offset(const std::optional<int64_t>& ms) { return ms ? FormatOffset(*ms) : "-"; }
 
-void Row(std::string& out, const std::vector<std::string>& cells) {
-  absl::StrAppend(&out, "| ", absl::StrJoin(cells, " | "), " |\n");
-}
-
 // "**Hypothesis:** ...", then one "- **Role:** who" line per role.
 std::string RolesAndHypothesis(const RunView& view) {
   std::string out;
@@ -67,6 +63,10 @@ std::string MarkdownCell(const std::string& text) {
   return out;
 }
 
+void MarkdownRow(std::string& out, const std::vector<std::string>& cells) {
+  absl::StrAppend(&out, "| ", absl::StrJoin(cells, " | "), " |\n");
+}
+
 std::string RenderMarkdown(const RunRecord& run, const std::vector<Event>& events) {
   RunView view = BuildRunView(run, events);
   std::string out;
@@ -77,16 +77,18 @@ std::string RenderMarkdown(const RunRecord& run, const std::vector<Event>& event
   out += RolesAndHypothesis(view);
 
   absl::StrAppend(&out, "## Summary\n\n| Field | Value |\n| --- | --- |\n");
-  Row(out, {"Status", RunStatusName(run.status)});
-  Row(out, {"Verdict", Cell(view.verdict)});
-  Row(out, {"Experiment",
-            absl::StrCat(Cell(run.experiment),
-                         run.experiment_path.empty() ? "" : " (" + Code(run.experiment_path) + ")")});
-  Row(out, {"Started", FormatUtc(run.started_unix_ms)});
-  Row(out, {"Ended", run.ended_unix_ms > 0 ? FormatUtc(run.ended_unix_ms) : "-"});
-  Row(out, {"Duration", view.duration_ms ? FormatSpan(*view.duration_ms) : "-"});
-  Row(out, {"Exit code", run.exit_code >= 0 ? absl::StrCat(run.exit_code) : "-"});
-  Row(out, {"Host", absl::StrCat(Cell(run.host), " (controller pid ", run.controller_pid, ")")});
+  MarkdownRow(out, {"Status", RunStatusName(run.status)});
+  MarkdownRow(out, {"Verdict", Cell(view.verdict)});
+  MarkdownRow(out, {"Experiment", absl::StrCat(Cell(run.experiment),
+                                               run.experiment_path.empty()
+                                                   ? ""
+                                                   : " (" + Code(run.experiment_path) + ")")});
+  MarkdownRow(out, {"Started", FormatUtc(run.started_unix_ms)});
+  MarkdownRow(out, {"Ended", run.ended_unix_ms > 0 ? FormatUtc(run.ended_unix_ms) : "-"});
+  MarkdownRow(out, {"Duration", view.duration_ms ? FormatSpan(*view.duration_ms) : "-"});
+  MarkdownRow(out, {"Exit code", run.exit_code >= 0 ? absl::StrCat(run.exit_code) : "-"});
+  MarkdownRow(out,
+              {"Host", absl::StrCat(Cell(run.host), " (controller pid ", run.controller_pid, ")")});
   std::string agents = view.embedded ? "embedded local agent" : "";
   if (view.targets.is_object() && !view.targets.empty()) {
     std::vector<std::string> parts;
@@ -95,15 +97,17 @@ std::string RenderMarkdown(const RunRecord& run, const std::vector<Event>& event
     }
     agents = absl::StrCat(agents, agents.empty() ? "" : "; ", absl::StrJoin(parts, "; "));
   }
-  Row(out, {"Agents", agents.empty() ? "-" : agents});
-  Row(out, {"Dry run", run.dry_run ? "yes" : "no"});
-  Row(out, {"Kind", Cell(!view.kind.empty() ? view.kind : (run.kind.empty() ? "Experiment" : run.kind))});
-  if (!view.owner.empty()) Row(out, {"Owner", Cell(view.owner)});
-  if (view.speed) Row(out, {"Speed", FormatNumber(*view.speed) + "x"});
+  MarkdownRow(out, {"Agents", agents.empty() ? "-" : agents});
+  MarkdownRow(out, {"Dry run", run.dry_run ? "yes" : "no"});
+  MarkdownRow(
+      out, {"Kind",
+            Cell(!view.kind.empty() ? view.kind : (run.kind.empty() ? "Experiment" : run.kind))});
+  if (!view.owner.empty()) MarkdownRow(out, {"Owner", Cell(view.owner)});
+  if (view.speed) MarkdownRow(out, {"Speed", FormatNumber(*view.speed) + "x"});
   if (!view.labels.empty()) {
     std::vector<std::string> parts;
     for (const auto& [k, v] : view.labels) parts.push_back(Code(k + "=" + v));
-    Row(out, {"Labels", absl::StrJoin(parts, " ")});
+    MarkdownRow(out, {"Labels", absl::StrJoin(parts, " ")});
   }
   out += "\n";
 
@@ -114,8 +118,9 @@ std::string RenderMarkdown(const RunRecord& run, const std::vector<Event>& event
       std::string detail = x.Detail();
       std::string outcome = x.OutcomeName();
       if (x.outcome == ExpectationView::Outcome::kMissed) outcome = "**missed**";
-      Row(out, {Cell(x.Name()), outcome, x.measured_ms ? FormatSpan(*x.measured_ms) : "-",
-                x.within_ms ? FormatSpan(*x.within_ms) : "-", Offset(x.at_ms), Cell(detail)});
+      MarkdownRow(out,
+                  {Cell(x.Name()), outcome, x.measured_ms ? FormatSpan(*x.measured_ms) : "-",
+                   x.within_ms ? FormatSpan(*x.within_ms) : "-", Offset(x.at_ms), Cell(detail)});
     }
     out += "\n";
   }
@@ -128,17 +133,17 @@ std::string RenderMarkdown(const RunRecord& run, const std::vector<Event>& event
     for (const ProbeResultView& p : view.probes) {
       std::string detail = p.detail;
       if (!p.error.empty()) detail = detail.empty() ? p.error : detail + "; error: " + p.error;
-      Row(out, {Cell(p.probe), Cell(p.phase), p.ok ? "✓" : "✗",
-                p.latency_ms ? FormatNumber(*p.latency_ms) + " ms" : "-", Cell(detail)});
+      MarkdownRow(out, {Cell(p.probe), Cell(p.phase), p.ok ? "✓" : "✗",
+                        p.latency_ms ? FormatNumber(*p.latency_ms) + " ms" : "-", Cell(detail)});
     }
     out += "\n";
     if (!view.deviations.empty()) {
       out += "Deviations (a probe failing from its first failure to its next pass):\n\n"
              "| Probe | From | To | Lasted | Failures |\n| --- | --: | --: | --: | --: |\n";
       for (const DeviationSpan& d : view.deviations) {
-        Row(out, {Cell(d.probe), FormatOffset(d.start_ms),
-                  d.end_ms ? FormatOffset(*d.end_ms) : "never passed again",
-                  FormatSpan(SpanLengthMs(view, d)), absl::StrCat(d.failures)});
+        MarkdownRow(out, {Cell(d.probe), FormatOffset(d.start_ms),
+                          d.end_ms ? FormatOffset(*d.end_ms) : "never passed again",
+                          FormatSpan(SpanLengthMs(view, d)), absl::StrCat(d.failures)});
       }
       out += "\n";
     }
@@ -166,8 +171,9 @@ std::string RenderMarkdown(const RunRecord& run, const std::vector<Event>& event
       }
       std::string held = f.applied_ms && f.reverted_ms ? FormatSpan(*f.reverted_ms - *f.applied_ms)
                                                        : "-";
-      Row(out, {Code(f.fault_id), Code(f.kind), Cell(f.target), Cell(f.agent), Cell(f.engine),
-                Offset(f.applied_ms), reverted, held, Cell(KeyValues(f.observed))});
+      MarkdownRow(out,
+                  {Code(f.fault_id), Code(f.kind), Cell(f.target), Cell(f.agent), Cell(f.engine),
+                   Offset(f.applied_ms), reverted, held, Cell(KeyValues(f.observed))});
     }
     out += "\n";
   }
@@ -178,7 +184,7 @@ std::string RenderMarkdown(const RunRecord& run, const std::vector<Event>& event
   } else {
     out += "| Offset | Event | Details |\n| --: | --- | --- |\n";
     for (const Event& e : events) {
-      Row(out, {FormatOffset(OffsetMs(view, e)), Code(e.type), Cell(EventDetails(e))});
+      MarkdownRow(out, {FormatOffset(OffsetMs(view, e)), Code(e.type), Cell(EventDetails(e))});
     }
     out += "\n";
   }

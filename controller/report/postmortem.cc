@@ -22,10 +22,6 @@ std::string Plural(size_t n, const std::string& one, const std::string& many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);
 }
 
-void Row(std::string& out, const std::vector<std::string>& cells) {
-  absl::StrAppend(&out, "| ", absl::StrJoin(cells, " | "), " |\n");
-}
-
 struct Moment {
   int64_t offset_ms;
   int order;  // keeps events at the same offset in journal order
@@ -111,9 +107,9 @@ std::string RenderPostmortem(const RunRecord& run, const std::vector<Event>& eve
            "passing one):\n\n| Probe | From | To | Lasted | Failed checks |\n"
            "| --- | --: | --: | --: | --: |\n";
     for (const DeviationSpan& d : view.deviations) {
-      Row(out, {Md(d.probe), FormatOffset(d.start_ms),
-                d.end_ms ? FormatOffset(*d.end_ms) : "did not recover before the end",
-                FormatSpan(SpanLengthMs(view, d)), absl::StrCat(d.failures)});
+      MarkdownRow(out, {Md(d.probe), FormatOffset(d.start_ms),
+                        d.end_ms ? FormatOffset(*d.end_ms) : "did not recover before the end",
+                        FormatSpan(SpanLengthMs(view, d)), absl::StrCat(d.failures)});
     }
     out += "\n";
     for (const std::string& probe : deviated_probes) {
@@ -146,9 +142,10 @@ std::string RenderPostmortem(const RunRecord& run, const std::vector<Event>& eve
            "| --- | --- | --: | --: | --: | --- |\n";
     for (const ExpectationView& x : view.expectations) {
       std::string detail = x.Detail();
-      Row(out, {Md(x.Name()), x.OutcomeName(), x.measured_ms ? FormatSpan(*x.measured_ms) : "-",
-                x.within_ms ? FormatSpan(*x.within_ms) : "-",
-                x.at_ms ? FormatOffset(*x.at_ms) : "-", Md(detail)});
+      MarkdownRow(out,
+                  {Md(x.Name()), x.OutcomeName(), x.measured_ms ? FormatSpan(*x.measured_ms) : "-",
+                   x.within_ms ? FormatSpan(*x.within_ms) : "-",
+                   x.at_ms ? FormatOffset(*x.at_ms) : "-", Md(detail)});
     }
     out += "\n";
     for (const char* type : {"detect", "recover"}) {
@@ -194,7 +191,8 @@ std::string RenderPostmortem(const RunRecord& run, const std::vector<Event>& eve
   } else {
     out += "| Time (UTC) | Offset | What happened |\n| --- | --: | --- |\n";
     for (const Moment& m : moments) {
-      Row(out, {FormatUtc(view.base_unix_ms + m.offset_ms), FormatOffset(m.offset_ms), Md(m.what)});
+      MarkdownRow(
+          out, {FormatUtc(view.base_unix_ms + m.offset_ms), FormatOffset(m.offset_ms), Md(m.what)});
     }
     out += "\n";
   }

@@ -192,6 +192,8 @@ std::string OneLine(const std::string& text);
 // Text safe in Markdown, also inside a table cell: markup characters
 // backslash-escaped, HTML neutralized, newlines as <br>.
 std::string MarkdownCell(const std::string& text);
+// Appends one Markdown table row: "| a | b |\n" (cells already escaped).
+void MarkdownRow(std::string& out, const std::vector<std::string>& cells);
 
 // Compact JSON that never throws on invalid UTF-8.
 std::string SafeDump(const nlohmann::json& value, int indent = -1);

@@ -68,7 +68,7 @@ std::vector<std::string> Wrap(const std::string& text, size_t first_width, size_
 }
 
 // "label       value", with value wrapped under itself.
-void Field(std::string& out, const std::string& label, const std::string& value) {
+void LabeledField(std::string& out, const std::string& label, const std::string& value) {
   constexpr size_t kLabel = 12;
   std::vector<std::string> lines = Wrap(OneLine(value), kLineWidth - kLabel, kLineWidth - kLabel);
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -81,31 +81,31 @@ void Field(std::string& out, const std::string& label, const std::string& value)
 std::string RenderTimeline(const RunRecord& run, const std::vector<Event>& events) {
   RunView view = BuildRunView(run, events);
   std::string out;
-  Field(out, "Run", run.run_id);
-  Field(out, "Experiment",
-        absl::StrCat(run.experiment,
-                     run.experiment_path.empty() ? "" : " (" + run.experiment_path + ")"));
-  Field(out, "Started",
-        absl::StrCat(FormatUtc(run.started_unix_ms), " on ", run.host, ", controller pid ",
-                     run.controller_pid, view.embedded ? ", embedded agent" : "",
-                     run.dry_run ? ", DRY RUN" : ""));
+  LabeledField(out, "Run", run.run_id);
+  LabeledField(out, "Experiment",
+               absl::StrCat(run.experiment,
+                            run.experiment_path.empty() ? "" : " (" + run.experiment_path + ")"));
+  LabeledField(out, "Started",
+               absl::StrCat(FormatUtc(run.started_unix_ms), " on ", run.host, ", controller pid ",
+                            run.controller_pid, view.embedded ? ", embedded agent" : "",
+                            run.dry_run ? ", DRY RUN" : ""));
   if (!view.kind.empty()) {
-    Field(out, "Kind", absl::StrCat(view.kind,
-                                    view.speed && *view.speed != 1
-                                        ? absl::StrCat(" at ", FormatNumber(*view.speed), "x")
-                                        : ""));
+    LabeledField(out, "Kind",
+                 absl::StrCat(view.kind, view.speed && *view.speed != 1
+                                             ? absl::StrCat(" at ", FormatNumber(*view.speed), "x")
+                                             : ""));
   }
-  if (!view.owner.empty()) Field(out, "Owner", view.owner);
-  if (!view.hypothesis.empty()) Field(out, "Hypothesis", view.hypothesis);
+  if (!view.owner.empty()) LabeledField(out, "Owner", view.owner);
+  if (!view.hypothesis.empty()) LabeledField(out, "Hypothesis", view.hypothesis);
   if (!view.roles.empty()) {
     std::vector<std::string> parts;
     for (const auto& [role, who] : view.roles) parts.push_back(RoleTitle(role) + ": " + who);
-    Field(out, "Roles", absl::StrJoin(parts, "; "));
+    LabeledField(out, "Roles", absl::StrJoin(parts, "; "));
   }
   if (!view.labels.empty()) {
     std::vector<std::string> parts;
     for (const auto& [k, v] : view.labels) parts.push_back(k + "=" + v);
-    Field(out, "Labels", absl::StrJoin(parts, " "));
+    LabeledField(out, "Labels", absl::StrJoin(parts, " "));
   }
   out += "\n";
 
@@ -150,7 +150,7 @@ std::string RenderTimeline(const RunRecord& run, const std::vector<Event>& event
     if (f.observed.is_object() && !f.observed.empty()) {
       absl::StrAppend(&line, "; observed ", KeyValues(f.observed));
     }
-    Field(out, "Fault", line);
+    LabeledField(out, "Fault", line);
   }
   for (const ExpectationView& x : view.expectations) {
     std::string line = absl::StrCat(x.Name(), ": ", x.OutcomeName());
@@ -160,14 +160,14 @@ std::string RenderTimeline(const RunRecord& run, const std::vector<Event>& event
     }
     if (x.at_ms) absl::StrAppend(&line, " (at ", FormatOffset(*x.at_ms), ")");
     if (!x.reason.empty()) absl::StrAppend(&line, " - ", x.reason);
-    Field(out, "Expect", line);
+    LabeledField(out, "Expect", line);
   }
   for (const DeviationSpan& d : view.deviations) {
-    Field(out, "Deviation",
-          absl::StrCat(d.probe, " failing ", FormatOffset(d.start_ms), " to ",
-                       d.end_ms ? FormatOffset(*d.end_ms) : "the end (never passed again)", ", ",
-                       FormatSpan(SpanLengthMs(view, d)), ", ", d.failures,
-                       d.failures == 1 ? " failure" : " failures"));
+    LabeledField(out, "Deviation",
+                 absl::StrCat(d.probe, " failing ", FormatOffset(d.start_ms), " to ",
+                              d.end_ms ? FormatOffset(*d.end_ms) : "the end (never passed again)",
+                              ", ", FormatSpan(SpanLengthMs(view, d)), ", ", d.failures,
+                              d.failures == 1 ? " failure" : " failures"));
   }
 
   std::string verdict = StatusAndVerdict(run, view);
@@ -179,13 +179,13 @@ std::string RenderTimeline(const RunRecord& run, const std::vector<Event>& event
     }
     if (!tail.empty()) absl::StrAppend(&verdict, " (", tail, ")");
   }
-  Field(out, "Verdict", verdict);
+  LabeledField(out, "Verdict", verdict);
   if (IsFinal(run.status)) {
     for (const FaultView& f : view.faults) {
       if (!f.applied_ms || f.reverted_ms) continue;
-      Field(out, "WARNING",
-            absl::StrCat("no revert recorded for fault ", f.fault_id, " (", f.kind, " @ ",
-                         f.agent, "); the agent reverts it when its lease or TTL expires"));
+      LabeledField(out, "WARNING",
+                   absl::StrCat("no revert recorded for fault ", f.fault_id, " (", f.kind, " @ ",
+                                f.agent, "); the agent reverts it when its lease or TTL expires"));
     }
   }
   return out;
