@@ -273,5 +273,88 @@ TEST_F(FleetTest, DryRunValidatesOnTheAgentsAndChangesNothing) {
   EXPECT_EQ(validated_on.count(doc["steps"][0]["faults"][0]["host"].get<std::string>()), 1u);
 }
 
+// The host owner's limit, not the experiment, decides: db-1's agent allows
+// cpu.pressure up to 5% and the experiment asks for 10%. `plan` shows the
+// refusal on that host (the agent's dry run names the rule), and `run` stops
+// before the first fault anywhere - the pause on the web host included.
+TEST_F(FleetTest, HostPolicyRefusalIsShownByPlanAndStopsTheRunBeforeAnyFault) {
+  const std::string audit = dir_.File("db-1-audit.jsonl");
+  const std::string config =
+      Write(dir_, "db-1-agent.yaml",
+            "policy: {max_cpu_pct: 5}\naudit_log: " + audit + "\n");
+  agents_[2] = StartAgent(dir_.File("state-db-1-policy"), dir_.File("db-1-policy.log"),
+                          {"--config", config});
+  ASSERT_FALSE(agents_[2].address.empty()) << ReadFile(dir_.File("db-1-policy.log"));
+  Inventory();
+  std::string file = Experiment();
+  std::string out;
+  EXPECT_EQ(Faultline({"plan", file}, &out), 3) << out;
+  EXPECT_THAT(out, ContainsRegex("db-1 +" + agents_[2].address +
+                                 " +refused: .*policy max_cpu_pct \\(5%?\\) refuses"));
+  EXPECT_THAT(out, HasSubstr("refused by the host: db-1: cpu.pressure ("));
+  EXPECT_THAT(out, HasSubstr("NOT ready (exit 3)"));
+  ASSERT_EQ(Faultline({"plan", file, "--json"}, &out), 3) << out;
+  nlohmann::json doc = JsonIn(out);
+  ASSERT_TRUE(doc.is_object()) << out;
+  std::vector<nlohmann::json> faults;
+  Faults(doc["steps"], &faults);
+  ASSERT_EQ(faults.size(), 3u) << doc.dump(2);
+  EXPECT_EQ(faults[1]["status"], "ok") << faults[1];  // the pause is within db-1's policy
+  EXPECT_EQ(faults[2]["status"], "refused") << faults[2];
+  EXPECT_EQ(faults[2]["code"], "PERMISSION_DENIED");
+
+  const std::string journal = dir_.File("policy.db");
+  EXPECT_EQ(Faultline({"run", file, "--journal", journal}, &out), 3) << out;
+  EXPECT_THAT(out, HasSubstr("nothing was injected"));
+  EXPECT_THAT(out, HasSubstr("policy max_cpu_pct"));
+  EXPECT_NE(ProcessState(victim_.pid()), 'T');
+  for (const AgentProcess& agent : agents_) {
+    controller::AgentClient client("a", agent.address, seconds(2));
+    auto listed = client.List("");
+    ASSERT_TRUE(listed.ok()) << listed.status();
+    EXPECT_EQ(listed->faults_size(), 0) << listed->DebugString();
+  }
+  auto store = controller::OpenSqliteStore(journal);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto runs = (*store)->ListRuns(controller::RunFilter());
+  ASSERT_TRUE(runs.ok() && runs->size() == 1);
+  auto events = (*store)->Events(runs->front().run_id);
+  ASSERT_TRUE(events.ok());
+  int refused = 0, journaled_refusals = 0;
+  for (const auto& e : *events) {
+    EXPECT_NE(e.type, "fault.applied") << e.data.dump();
+    if (e.type == "agent.call" && e.data.value("code", "") == "PERMISSION_DENIED") {
+      ++journaled_refusals;
+      EXPECT_EQ(e.data.value("rpc", ""), "Apply");
+      EXPECT_TRUE(e.data.value("dry_run", false));
+      EXPECT_EQ(e.data.value("identity", ""), "plaintext");
+    }
+    if (e.type == "agent.refused") {
+      ++refused;
+      EXPECT_EQ(e.data.value("agent", ""), "db-1");
+      EXPECT_EQ(e.data.value("code", ""), "PERMISSION_DENIED");
+    }
+  }
+  EXPECT_EQ(refused, 1);
+  EXPECT_EQ(journaled_refusals, 1);
+
+  // db-1's audit log: only dry runs reached it (2 plans + the run's
+  // preflight), and every cpu.pressure one was refused.
+  std::ifstream lines(audit);
+  std::string line;
+  int cpu_refusals = 0;
+  while (std::getline(lines, line)) {
+    nlohmann::json entry = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(entry.is_object()) << line;
+    if (entry.value("rpc", "") != "Apply") continue;
+    EXPECT_TRUE(entry.value("dry_run", false)) << line;
+    if (entry.value("kind", "") == "cpu.pressure") {
+      EXPECT_EQ(entry.value("code", ""), "PERMISSION_DENIED") << line;
+      ++cpu_refusals;
+    }
+  }
+  EXPECT_EQ(cpu_refusals, 3);
+}
+
 }  // namespace
 }  // namespace faultline::testing

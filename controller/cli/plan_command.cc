@@ -12,6 +12,7 @@
 #include "common/logging.h"
 #include "common/status.h"
 #include "common/units.h"
+#include "controller/cli/cli_common.h"
 #include "controller/run/agent_client.h"
 #include "controller/run/runner.h"
 
@@ -44,9 +45,10 @@ std::string ShortError(const absl::Status& status, milliseconds deadline) {
     return absl::StrCat("no answer within ", FormatDuration(deadline));
   }
   std::string message(status.message());
-  const std::string marker = "capabilities: ";
-  size_t at = message.find(marker);
-  if (at != std::string::npos) message = message.substr(at + marker.size());
+  for (const std::string marker : {"capabilities: ", "apply: "}) {
+    size_t at = message.find(marker);
+    if (at != std::string::npos) return message.substr(at + marker.size());
+  }
   return message;
 }
 
@@ -109,6 +111,18 @@ nlohmann::json FaultVerdict(const Step& step, const PlannedFault& fault, const H
     out["reason"] = choice.reason;
     return out;
   }
+  // The agent's own verdict on a dry run of this fault (every ramp phase).
+  const std::string& id = fault.request.fault_id();
+  for (const PreflightResult& dry_run : check->dry_runs) {
+    if (dry_run.status.ok()) continue;
+    if (dry_run.fault_id != id && dry_run.fault_id.rfind(id + ".", 0) != 0) continue;
+    const std::string reason = ShortError(dry_run.status, milliseconds(0));
+    out["status"] = IsRefusal(dry_run.status) ? "refused" : "rejected";
+    out["engine"] = absl::StrCat(out["status"].get<std::string>(), ": ", reason);
+    out["reason"] = reason;
+    out["code"] = absl::StatusCodeToString(dry_run.status.code());
+    return out;
+  }
   out["status"] = "ok";
   out["engine"] = choice.engine;
   return out;
@@ -119,6 +133,7 @@ struct Tally {
   int runnable = 0;  // ok or decided at run
   int unchecked = 0;
   std::vector<std::string> unavailable;  // "web-2: network.delay (reason)"
+  std::vector<std::string> refused;      // same, refused or rejected by the agent
 };
 
 nlohmann::json StepToJson(const PlannedStep& planned, const Plan& plan,
@@ -171,6 +186,9 @@ nlohmann::json StepToJson(const PlannedStep& planned, const Plan& plan,
       } else if (status == "unavailable") {
         tally->unavailable.push_back(absl::StrCat(fault.agent, ": ", step.fault_kind, " (",
                                                   verdict["reason"].get<std::string>(), ")"));
+      } else if (status == "refused" || status == "rejected") {
+        tally->refused.push_back(absl::StrCat(fault.agent, ": ", step.fault_kind, " (",
+                                              verdict["reason"].get<std::string>(), ")"));
       }
       faults.push_back(std::move(entry));
     }
@@ -312,7 +330,7 @@ EngineChoice ChooseEngine(const v1::CapabilitiesResponse& capabilities, const st
   return choice;
 }
 
-std::vector<HostCheck> CheckHosts(const Plan& plan, milliseconds deadline) {
+std::vector<HostCheck> CheckHosts(const Plan& plan, milliseconds deadline, const AgentTls& tls) {
   std::vector<HostCheck> checks(plan.hosts.size());
   std::vector<std::thread> threads;
   for (size_t i = 0; i < plan.hosts.size(); ++i) {
@@ -320,15 +338,22 @@ std::vector<HostCheck> CheckHosts(const Plan& plan, milliseconds deadline) {
     if (plan.hosts[i].name == kEmbeddedAgent) continue;
     // One thread per host: every call carries its own gRPC deadline, so the
     // whole check takes about one deadline however many hosts hang.
-    threads.emplace_back([&check = checks[i], deadline] {
+    threads.emplace_back([&plan, &check = checks[i], deadline, &tls] {
       const auto start = SteadyClock::now();
-      AgentClient client(check.host.name, check.host.address, deadline);
+      AgentClient client(check.host.name, check.host.address, deadline,
+                         tls.For(check.host.name, check.host.address));
       absl::StatusOr<v1::CapabilitiesResponse> answer = client.Connect();
       check.checked = true;
       check.elapsed = std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start);
       if (answer.ok()) {
         check.reachable = true;
         check.capabilities = *std::move(answer);
+        const std::string& name = check.host.name;
+        // A run id of its own per check: valid on the agent, and no lease
+        // or fault of a real run can share it.
+        check.dry_runs = DryRunPlan(
+            plan, [&](const std::string& agent) { return agent == name ? &client : nullptr; },
+            1, absl::StrCat("plan-", absl::Hex(RandomSeed())));
       } else {
         check.error = ShortError(answer.status(), deadline);
       }
@@ -372,7 +397,7 @@ nlohmann::json PlanToJson(const Experiment& experiment, const Plan& plan,
   Tally tally;
   nlohmann::json steps = nlohmann::json::array();
   for (const PlannedStep& step : plan.steps) steps.push_back(StepToJson(step, plan, checks, &tally));
-  const bool ok = unreachable.empty() && tally.unavailable.empty();
+  const bool ok = unreachable.empty() && tally.unavailable.empty() && tally.refused.empty();
   nlohmann::json inventory_json = nullptr;
   if (inventory != nullptr) {
     inventory_json = {{"path", inventory->path},
@@ -396,7 +421,8 @@ nlohmann::json PlanToJson(const Experiment& experiment, const Plan& plan,
             {"faults", tally.faults},
             {"runnable", tally.runnable},
             {"not_checked", tally.unchecked},
-            {"unavailable", tally.unavailable}}},
+            {"unavailable", tally.unavailable},
+            {"refused", tally.refused}}},
           {"ok", ok}};
 }
 
@@ -490,6 +516,10 @@ std::string PlanToText(const Experiment& experiment, const Plan& plan,
   if (!unavailable.empty()) {
     out << ", unavailable: " << absl::StrJoin(unavailable.get<std::vector<std::string>>(), "; ");
   }
+  if (const auto& refused = summary["refused"]; !refused.empty()) {
+    out << ", refused by the host: "
+        << absl::StrJoin(refused.get<std::vector<std::string>>(), "; ");
+  }
   if (!doc["ok"].get<bool>()) {
     out << " -> NOT ready (exit 3)\n";
   } else {
@@ -502,6 +532,7 @@ int PlanCommand(const std::vector<std::string>& args) {
   std::string file, inventory_flag, log_level = "warn", agent_timeout_text = "2s";
   uint64_t seed_flag = 0;
   bool json = false, no_agents = false;
+  TlsFiles tls_flags;
   po::options_description options("plan options");
   options.add_options()
       ("file", po::value(&file), "experiment file")
@@ -511,9 +542,10 @@ int PlanCommand(const std::vector<std::string>& args) {
       ("json", po::bool_switch(&json), "print the plan as one JSON document")
       ("no-agents", po::bool_switch(&no_agents), "do not ask the agents (engines not checked)")
       ("agent-timeout", po::value(&agent_timeout_text)->default_value("2s"),
-       "deadline of each agent's Capabilities call")
+       "deadline of each call to an agent (capabilities, dry runs)")
       ("log-level", po::value(&log_level)->default_value("warn"), "trace|debug|info|warn|error")
       ("help,h", "show help");
+  options.add(TlsOptions(&tls_flags));
   po::positional_options_description positional;
   positional.add("file", 1);
   po::variables_map vm;
@@ -561,6 +593,11 @@ int PlanCommand(const std::vector<std::string>& args) {
     return kExitInvalid;
   }
   const Inventory* fleet = inventory->has_value() ? &**inventory : nullptr;
+  absl::StatusOr<AgentTls> agent_tls = AgentTls::Create(fleet, tls_flags);
+  if (!agent_tls.ok()) {
+    std::cerr << "faultline: " << agent_tls.status().message() << "\n";
+    return kExitInvalid;
+  }
 
   SeedSource seed_source = SeedSource::kRandom;
   if (vm.count("seed")) {
@@ -586,7 +623,7 @@ int PlanCommand(const std::vector<std::string>& args) {
       checks.push_back(std::move(unchecked));
     }
   } else {
-    checks = CheckHosts(*plan, *agent_timeout);
+    checks = CheckHosts(*plan, *agent_timeout, *agent_tls);
   }
   nlohmann::json doc = PlanToJson(*experiment, *plan, checks, seed_source, fleet);
   if (json) {

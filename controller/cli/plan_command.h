@@ -9,9 +9,11 @@
 // Also home of the pieces `faultline run` shares with it: which inventory an
 // experiment runs against, and which engine a host will pick for a step.
 //
-// Exit codes: 0 every host answered and can run its faults; 2 invalid input,
-// usage, or a plan refused (max_targets, unknown target, no match); 3 some
-// host is unreachable or cannot run its fault (the summary line says which).
+// Exit codes: 0 every host answered and would take its faults; 2 invalid
+// input, usage, or a plan refused (max_targets, unknown target, no match); 3
+// some host is unreachable, cannot run its fault, or refuses it (policy,
+// authorization) or rejects it (e.g. no such interface); the summary line
+// says which.
 #ifndef FAULTLINE_CONTROLLER_CLI_PLAN_COMMAND_H_
 #define FAULTLINE_CONTROLLER_CLI_PLAN_COMMAND_H_
 
@@ -22,6 +24,8 @@
 
 #include "absl/status/statusor.h"
 #include "controller/plan/plan.h"
+#include "controller/run/agent_client.h"
+#include "controller/run/preflight.h"
 #include "controller/spec/experiment.h"
 #include "faultline/v1/agent.pb.h"
 #include "nlohmann/json.hpp"
@@ -83,13 +87,18 @@ struct HostCheck {
   std::string error;       // when checked and unreachable
   v1::CapabilitiesResponse capabilities;  // when reachable
   std::chrono::milliseconds elapsed{0};
+  // When reachable: the agent's answer to a dry run of each of its faults
+  // (ramp phases separately), in plan order.
+  std::vector<PreflightResult> dry_runs;
 };
 
-// Asks every non-embedded host of `plan` for Capabilities, all at once, each
-// host bounded by `deadline` (a connect refused at once is retried once
-// inside it); returns within about `deadline` however many hosts hang.
-// Results in plan.hosts order. Read-only on the agents.
-std::vector<HostCheck> CheckHosts(const Plan& plan, std::chrono::milliseconds deadline);
+// Asks every non-embedded host of `plan` for Capabilities and then dry-runs
+// its faults (DryRunPlan), all hosts at once, each call bounded by
+// `deadline` (a connect refused at once is retried once inside it). Results
+// in plan.hosts order. Changes nothing on the agents (they audit the dry
+// runs). Each agent is dialled as `tls` says (AgentTls::For).
+std::vector<HostCheck> CheckHosts(const Plan& plan, std::chrono::milliseconds deadline,
+                                  const AgentTls& tls);
 
 // Where the seed of a plan came from, for the output.
 enum class SeedSource { kFlag, kExperiment, kRandom };

@@ -244,6 +244,8 @@ absl::StatusOr<AgentTls> AgentTls::Create(const Inventory* inventory, const TlsF
       MakeChannelCredentials(files);
   if (!credentials.ok()) return Annotate(credentials.status(), origin);
   tls.credentials_ = std::move(*credentials);
+  absl::StatusOr<std::string> subject = CertificateSubject(files.cert);
+  tls.identity_ = subject.ok() ? *subject : files.cert;
   return tls;
 }
 

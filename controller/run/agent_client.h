@@ -120,6 +120,10 @@ class AgentTls {
   // True when TCP agents get TLS.
   bool enabled() const { return credentials_ != nullptr; }
 
+  // Who the agents see: the subject of the client certificate
+  // ("CN=faultline-controller,O=faultline"); "" when TLS is off.
+  const std::string& identity() const { return identity_; }
+
   // The transport for the agent at `address`, named `inventory_name` in the
   // inventory ("" for explicit addresses): plaintext for unix sockets and
   // when TLS is off; else TLS with the flag's, the agent's, or the
@@ -128,6 +132,7 @@ class AgentTls {
 
  private:
   std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  std::string identity_;
   std::string flag_server_name_;
   std::string inventory_server_name_;
   std::map<std::string, std::string> agent_server_names_;  // inventory name -> server_name

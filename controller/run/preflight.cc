@@ -49,7 +49,7 @@ std::vector<v1::ApplyRequest> DryRunRequests(const PlannedStep& step, const Plan
 
 std::vector<PreflightResult> DryRunPlan(
     const Plan& plan, const std::function<AgentClient*(const std::string& agent)>& client_for,
-    size_t max_parallel) {
+    size_t max_parallel, const std::string& run_id) {
   std::vector<std::pair<const PlannedStep*, const PlannedFault*>> faults;
   Collect(plan.steps, &faults);
 
@@ -64,6 +64,12 @@ std::vector<PreflightResult> DryRunPlan(
       result.agent = fault->agent;
       result.fault_id = request.fault_id();
       result.kind = step->step != nullptr ? step->step->fault_kind : "";
+      if (!run_id.empty()) {
+        if (request.fault_id().rfind(plan.run_id, 0) == 0) {
+          request.set_fault_id(run_id + request.fault_id().substr(plan.run_id.size()));
+        }
+        request.set_run_id(run_id);
+      }
       by_agent[fault->agent].emplace_back(results.size(), std::move(request));
       results.push_back(std::move(result));
     }

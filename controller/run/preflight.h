@@ -39,10 +39,13 @@ std::vector<v1::ApplyRequest> DryRunRequests(const PlannedStep& step, const Plan
 // Dry-runs every planned fault of the agents `client_for` returns a client
 // for (nullptr = skip that agent, e.g. the embedded one), agents in parallel
 // (at most `max_parallel` at once), each agent's faults in plan order.
-// Results in plan order. Changes nothing on any host.
+// `run_id`, when not empty, replaces the plan's run id in the requests (and
+// as the prefix of their fault ids): `faultline plan` shows "<run>" but the
+// agent needs a valid id. Results in plan order, with the planned ids.
+// Changes nothing on any host.
 std::vector<PreflightResult> DryRunPlan(
     const Plan& plan, const std::function<AgentClient*(const std::string& agent)>& client_for,
-    size_t max_parallel);
+    size_t max_parallel, const std::string& run_id = "");
 
 // A refusal by the host rather than a problem of the request or the network:
 // PermissionDenied (policy, authorization) or Unauthenticated (certificate).

@@ -218,6 +218,31 @@ void Runner::Abort(const std::string& reason, const std::string& condition, Time
   stop_->Stop(reason);
 }
 
+void Runner::JournalCall(const AgentCallRecord& call, const std::string& identity) {
+  if (call.rpc == "RenewLease") {
+    // Renewals come every third of the lease TTL from every agent: the
+    // journal keeps each agent's first one and every one that failed or
+    // followed a failure; the agent's audit log has them all.
+    std::lock_guard lock(renewals_mu_);
+    bool& last_ok = renewal_ok_[call.agent];
+    const bool first = renewal_seen_.insert(call.agent).second;
+    const bool keep = first || !call.result.ok() || !last_ok;
+    last_ok = call.result.ok();
+    if (!keep) return;
+  }
+  nlohmann::json data = {{"agent", call.agent},
+                         {"address", call.address},
+                         {"rpc", call.rpc},
+                         {"identity", identity},
+                         {"code", CodeName(call.result)},
+                         {"elapsed_ms", call.elapsed.count()}};
+  if (!call.fault_id.empty()) data["fault_id"] = call.fault_id;
+  if (!call.kind.empty()) data["kind"] = call.kind;
+  if (call.dry_run) data["dry_run"] = true;
+  if (!call.result.ok()) data["error"] = std::string(call.result.message());
+  Record("agent.call", std::move(data));
+}
+
 bool Runner::PreflightFaults() {
   std::vector<PreflightResult> results = DryRunPlan(
       *plan_,
@@ -914,6 +939,10 @@ absl::StatusOr<RunOutcome> Runner::Run() {
       clients_[agent.name] = std::make_unique<AgentClient>(
           HostName(agent.name), address, options_.rpc_deadline,
           embedded ? AgentTransport() : agent_tls->For(agent.name, address));
+      clients_[agent.name]->set_call_observer(
+          [this, identity = embedded || !agent_tls->enabled() ? std::string("plaintext")
+                                                               : agent_tls->identity()](
+              const AgentCallRecord& call) { JournalCall(call, identity); });
     }
     std::function<void(const std::vector<PlannedStep>&)> groups =
         [&](const std::vector<PlannedStep>& steps) {

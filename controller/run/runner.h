@@ -209,6 +209,11 @@ class Runner {
   // host that refuses one (policy, authorization) aborts the run before
   // anything is injected. Other dry-run errors are left to the step.
   bool PreflightFaults();
+  // The controller's side of the audit trail: one "agent.call" event per
+  // mutating agent call (Apply, dry runs included, Revert, Halt; RenewLease:
+  // each agent's first, and every failure and recovery), with who made it
+  // (`identity`: the client certificate's subject, or "plaintext").
+  void JournalCall(const AgentCallRecord& call, const std::string& identity);
   bool CheckSteadyState(const std::string& phase);
   void DuringProbe(const Probe& probe);
   void ControlLoop();
@@ -258,6 +263,9 @@ class Runner {
   std::atomic<bool> killed_processes_{false};  // a process.kill was applied
   std::atomic<bool> revert_failed_{false};
 
+  std::mutex renewals_mu_;
+  std::set<std::string> renewal_seen_;        // guarded by renewals_mu_
+  std::map<std::string, bool> renewal_ok_;    // guarded by renewals_mu_: last renewal's result
   std::mutex abort_mu_;
   std::string abort_reason_;     // guarded by abort_mu_; set once
   std::string abort_condition_;  // guarded by abort_mu_
