@@ -17,16 +17,19 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 
 #include "common/tls.h"
 #include "common/tls_testing.h"
 #include "controller/run/agent_client.h"
+#include "controller/store/sqlite_store.h"
 #include "faultline/v1/controller.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/serve_harness.h"
 #include "tests/test_util.h"
 
@@ -118,6 +121,41 @@ TEST_F(ControllerTlsTest, RunWithInventoryTlsPausesThroughATlsAgent) {
   EXPECT_TRUE(paused) << out;
   EXPECT_THAT(out, HasSubstr("fault.applied"));
   EXPECT_NE(ProcessState(victim.pid()), 'T');
+
+  // Both sides of the audit trail name the controller's certificate: the
+  // controller journals each agent call (the preflight dry run, the apply, the revert),
+  // the agent appends the same calls to its audit log.
+  auto store = controller::OpenSqliteStore(dir_->File("journal.db"));
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto runs = (*store)->ListRuns(controller::RunFilter());
+  ASSERT_TRUE(runs.ok() && !runs->empty());
+  auto events = (*store)->Events(runs->front().run_id);
+  ASSERT_TRUE(events.ok());
+  std::multiset<std::string> journaled;  // "rpc dry_run code"
+  for (const auto& e : *events) {
+    if (e.type != "agent.call") continue;
+    EXPECT_THAT(e.data.value("identity", ""), HasSubstr("CN=faultline-controller")) << e.data;
+    EXPECT_EQ(e.data.value("agent", ""), "web-1") << e.data;
+    journaled.insert(e.data.value("rpc", "") + (e.data.value("dry_run", false) ? " dry" : "") +
+                     " " + e.data.value("code", ""));
+  }
+  EXPECT_EQ(journaled.count("Apply dry OK"), 1u) << out;
+  EXPECT_EQ(journaled.count("Apply OK"), 1u) << out;
+  EXPECT_EQ(journaled.count("Revert OK"), 1u) << out;
+
+  std::multiset<std::string> audited;
+  std::ifstream audit(dir_->File("agent") + "/audit.jsonl");
+  for (std::string line; std::getline(audit, line);) {
+    nlohmann::json entry = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(entry.is_object()) << line;
+    if (entry.value("run_id", "") != runs->front().run_id) continue;
+    EXPECT_THAT(entry.value("identity", ""), HasSubstr("CN=faultline-controller")) << line;
+    EXPECT_TRUE(entry.value("authenticated", false)) << line;
+    audited.insert(entry.value("rpc", "") + (entry.value("dry_run", false) ? " dry" : "") + " " +
+                   entry.value("code", ""));
+  }
+  EXPECT_EQ(audited.count("Apply dry OK"), 1u);
+  EXPECT_EQ(audited.count("Apply OK"), 1u);
 }
 
 TEST_F(ControllerTlsTest, OtherCaFailsBeforeAnythingIsApplied) {

@@ -432,6 +432,7 @@ int RunCommand(const std::vector<std::string>& args) {
       std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
       return;
     }
+    if (IsAuditEvent(e)) return;
     if (live) {
       view->OnEvent(e);
       terminal->Print(absl::StrCat(Clock(e.unix_ms), "  ", DescribeEvent(e)));

@@ -395,7 +395,7 @@ int Watch(Server& server, const std::string& run_id, bool json) {
                              {"data", e.data}};
       std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
                 << std::endl;
-    } else {
+    } else if (!IsAuditEvent(e)) {
       std::cout << Clock(e.unix_ms) << "  " << DescribeEvent(e) << std::endl;
     }
   }

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "controller/report/report.h"
 #include "controller/report/run_view.h"
 
 namespace faultline::controller {
@@ -184,6 +185,7 @@ std::string RenderMarkdown(const RunRecord& run, const std::vector<Event>& event
   } else {
     out += "| Offset | Event | Details |\n| --: | --- | --- |\n";
     for (const Event& e : events) {
+      if (IsAuditEvent(e)) continue;
       MarkdownRow(out, {FormatOffset(OffsetMs(view, e)), Code(e.type), Cell(EventDetails(e))});
     }
     out += "\n";

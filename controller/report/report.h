@@ -137,6 +137,12 @@ std::string RenderTimeline(const RunRecord& run, const std::vector<Event>& event
 // output during `faultline run` (same wording as the timeline).
 std::string DescribeEvent(const Event& event);
 
+// The controller's audit trail: "agent.call", one per mutating agent call
+// (controller/run/runner.h JournalCall). Kept in the journal, in JSON
+// reports and in the HTML report's full event list; left out of timelines
+// and live output, where the fault.* events already tell the story.
+bool IsAuditEvent(const Event& event);
+
 // `faultline runs`: one aligned row per run (id, status, start, duration,
 // exit code, experiment; "(drill)" after drills) under a header; "No runs
 // found." when empty.

@@ -483,6 +483,15 @@ std::string EventDetails(const Event& event) {
     add(!Str(d, "alert").empty() ? Str(d, "alert") : Str(d, "probe"));
     if (!dur("within_ms").empty()) add(absl::StrCat("not within ", dur("within_ms")));
     if (!Str(d, "reason").empty()) add(absl::StrCat("- ", Str(d, "reason")));
+  } else if (t == "agent.call") {
+    add(Str(d, "rpc"));
+    if (Bool(d, "dry_run").value_or(false)) add("(dry run)");
+    add(Str(d, "fault_id"));
+    add(Str(d, "kind"));
+    add(absl::StrCat("on ", Str(d, "agent")));
+    add(absl::StrCat("by ", Str(d, "identity")));
+    add(absl::StrCat("-> ", Str(d, "code")));
+    if (!Str(d, "error").empty()) add(absl::StrCat("- ", Str(d, "error")));
   } else if (t == "note") {
     std::string author = Str(d, "author");
     add(author.empty() ? Str(d, "text") : absl::StrCat(author, ": ", Str(d, "text")));

@@ -3,6 +3,7 @@
 // logs and pasted into tickets. Text from the journal goes through
 // CleanText/OneLine so it cannot carry terminal escape sequences.
 #include <algorithm>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -107,6 +108,22 @@ std::string RenderTimeline(const RunRecord& run, const std::vector<Event>& event
     for (const auto& [k, v] : view.labels) parts.push_back(k + "=" + v);
     LabeledField(out, "Labels", absl::StrJoin(parts, " "));
   }
+  {
+    // The audit trail in one line; `report --format json` has every call.
+    size_t calls = 0, failed = 0;
+    std::set<std::string> identities;
+    for (const Event& e : events) {
+      if (!IsAuditEvent(e) || !e.data.is_object()) continue;
+      ++calls;
+      if (e.data.value("code", "OK") != "OK") ++failed;
+      identities.insert(e.data.value("identity", "?"));
+    }
+    if (calls > 0) {
+      LabeledField(out, "Agent calls",
+                   absl::StrCat(calls, " journaled, by ", absl::StrJoin(identities, ", "),
+                                failed > 0 ? absl::StrCat(" (", failed, " not OK)") : ""));
+    }
+  }
   out += "\n";
 
   size_t offset_width = 10;
@@ -117,6 +134,7 @@ std::string RenderTimeline(const RunRecord& run, const std::vector<Event>& event
   const size_t wrap = std::max(kMinWrap, kLineWidth > indent ? kLineWidth - indent : 0);
   if (events.empty()) out += "(no events recorded)\n";
   for (const Event& e : events) {
+    if (IsAuditEvent(e)) continue;
     std::string type = OneLine(e.type);
     std::string head = absl::StrCat(Pad(FormatOffset(OffsetMs(view, e)), offset_width), "  ",
                                     Pad(type, kTypeWidth), "  ");
@@ -190,6 +208,8 @@ std::string RenderTimeline(const RunRecord& run, const std::vector<Event>& event
   }
   return out;
 }
+
+bool IsAuditEvent(const Event& event) { return event.type == "agent.call"; }
 
 std::string DescribeEvent(const Event& event) {
   std::string type = OneLine(event.type);
