@@ -152,6 +152,14 @@ std::optional<YamlNode> ParseYaml(const std::string& text, const std::string& fi
                                   std::vector<Diagnostic>* diagnostics,
                                   absl::string_view what) {
   const SourceLocation start{file_name, 1, 1};
+  if (text.size() > kMaxYamlBytes) {
+    if (diagnostics != nullptr) {
+      diagnostics->push_back(Diagnostic{{file_name, 0, 0},
+                                        absl::StrCat(what, " is ", text.size(),
+                                                     " bytes, larger than 1 MiB")});
+    }
+    return std::nullopt;
+  }
   Converter converter(file_name);
   // The exception edge: everything yaml-cpp throws stops here.
   try {

@@ -42,6 +42,9 @@ struct YamlNode {
 // anchors) from exhausting the process that reads it.
 inline constexpr int kMaxYamlDepth = 64;
 inline constexpr int kMaxYamlNodes = 100000;
+// Also the file readers' limit; ParseYaml enforces it on text that arrives
+// some other way (an experiment submitted to serve over gRPC).
+inline constexpr size_t kMaxYamlBytes = size_t{1} << 20;
 
 // Parses exactly one YAML document. Returns the root, or nullopt after
 // appending a diagnostic: syntax error (at yaml-cpp's mark), empty document,

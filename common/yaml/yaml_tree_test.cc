@@ -52,6 +52,19 @@ TEST(YamlTreeTest, TenThousandOpenBracketsAreRefusedWithoutOverflowingTheStack) 
               StartsWith("y.yaml:1:"));
 }
 
+TEST(YamlTreeTest, TextOverOneMebibyteIsRefusedWhateverItsOrigin) {
+  // Files are refused by their readers first; text that arrives another way
+  // (serve's SubmitRun) stops here.
+  const std::string text = absl::StrCat("a: b\n#", std::string(kMaxYamlBytes, 'x'));
+  std::vector<Diagnostic> diagnostics;
+  EXPECT_FALSE(ParseYaml(text, kFile, &diagnostics, "experiment").has_value());
+  ASSERT_EQ(diagnostics.size(), 1u);
+  EXPECT_EQ(diagnostics[0].ToString(),
+            absl::StrCat("y.yaml: experiment is ", text.size(), " bytes, larger than 1 MiB"));
+  EXPECT_TRUE(ParseYaml(std::string(kMaxYamlBytes - 10, '#') + "\na: b\n", kFile, &diagnostics)
+                  .has_value());
+}
+
 TEST(YamlTreeTest, NestingPastTheLimitIsRefusedWhereItHappens) {
   // Flow: 65 sequences inside the top-level one; the 66th '[' is at depth 65.
   const std::string flow = absl::StrCat(std::string(kMaxYamlDepth + 1, '['), "x",
