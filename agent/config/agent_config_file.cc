@@ -1,25 +1,15 @@
 #include "agent/config/agent_config_file.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
 #include <filesystem>
-#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
-#include "common/unique_fd.h"
 #include "common/yaml/fields.h"
 #include "common/yaml/yaml_tree.h"
 
 namespace faultline::agent {
 namespace {
-
-constexpr size_t kMaxConfigBytes = 1 << 20;
 
 class Reader {
  public:
@@ -114,31 +104,6 @@ class Reader {
   Diagnostics diagnostics_;
 };
 
-absl::StatusOr<std::string> ReadConfigText(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoToStatus(errno, absl::StrCat("open agent config ", path));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat("agent config ", path, " is a directory"));
-  }
-  std::string text;
-  char buffer[64 * 1024];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoToStatus(errno, absl::StrCat("read agent config ", path));
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > kMaxConfigBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("agent config ", path, " is larger than 1 MiB"));
-    }
-  }
-  return text;
-}
-
 }  // namespace
 
 absl::StatusOr<AgentConfigFile> ParseAgentConfigFile(const std::string& yaml_text,
@@ -152,21 +117,12 @@ absl::StatusOr<AgentConfigFile> ParseAgentConfigFile(const std::string& yaml_tex
     reader.Read(*root);
   }
   if (found.empty()) return config;
-  std::stable_sort(found.begin(), found.end(), [](const Diagnostic& a, const Diagnostic& b) {
-    return std::tie(a.where.line, a.where.column) < std::tie(b.where.line, b.where.column);
-  });
-  std::string message = found.front().ToString();
-  if (found.size() > 1) {
-    absl::StrAppend(&message, " (and ", found.size() - 1, " more problem",
-                    found.size() > 2 ? "s" : "", ")");
-  }
-  if (diagnostics != nullptr) diagnostics->insert(diagnostics->end(), found.begin(), found.end());
-  return absl::InvalidArgumentError(message);
+  return FinishDiagnostics(found, diagnostics);
 }
 
 absl::StatusOr<AgentConfigFile> LoadAgentConfigFile(const std::string& path,
                                                     std::vector<Diagnostic>* diagnostics) {
-  FL_ASSIGN_OR_RETURN(std::string text, ReadConfigText(path));
+  FL_ASSIGN_OR_RETURN(std::string text, ReadYamlFile(path, "agent config", diagnostics));
   return ParseAgentConfigFile(text, path, diagnostics);
 }
 

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/yaml/diagnostic.h"
 #include "common/yaml/yaml_tree.h"
@@ -100,6 +102,27 @@ std::optional<std::chrono::milliseconds> ReadDuration(const YamlNode& node,
 // Reports "<field>: expected a <kind>, got ..." unless `node` has that type.
 bool ExpectMapping(const YamlNode& node, absl::string_view field, Diagnostics* diagnostics);
 bool ExpectSequence(const YamlNode& node, absl::string_view field, Diagnostics* diagnostics);
+
+// Sorts `found` by position (stable) and, if it is not empty, appends it to
+// `out` (may be null) and returns InvalidArgument naming the first problem
+// and how many more there are. OK when `found` is empty.
+absl::Status FinishDiagnostics(std::vector<Diagnostic>& found, std::vector<Diagnostic>* out);
+
+// Reads all of `path` when it holds at most `max_bytes`. `label` goes before
+// the path in open and read errors ("serve config " gives "open serve config
+// /etc/x.yaml: no such file"). NotFound / PermissionDenied / ... from open
+// and read (ErrnoToStatus); InvalidArgument "read PATH: is a directory";
+// OutOfRange when the file is larger than `max_bytes` (callers word that
+// one themselves). Reads only.
+absl::StatusOr<std::string> ReadFileAtMost(const std::string& path, size_t max_bytes,
+                                           absl::string_view label);
+
+// Reads a YAML file of at most kMaxYamlBytes (1 MiB). `what` names it in
+// messages ("experiment", "inventory", "agent config"). NotFound / PermissionDenied from open;
+// InvalidArgument for a directory or a file that is too large (the latter
+// also appended to `diagnostics`, may be null).
+absl::StatusOr<std::string> ReadYamlFile(const std::string& path, absl::string_view what,
+                                         std::vector<Diagnostic>* diagnostics);
 
 }  // namespace faultline
 

@@ -427,7 +427,7 @@ absl::StatusOr<Experiment> ParseExperiment(const std::string& yaml_text,
 
 absl::StatusOr<Experiment> LoadExperiment(const std::string& path,
                                           std::vector<Diagnostic>* diagnostics) {
-  FL_ASSIGN_OR_RETURN(std::string text, ReadSpecFile(path, "experiment", diagnostics));
+  FL_ASSIGN_OR_RETURN(std::string text, ReadYamlFile(path, "experiment", diagnostics));
   return ParseExperiment(text, path, diagnostics);
 }
 

@@ -212,7 +212,7 @@ absl::StatusOr<Inventory> ParseInventory(const std::string& yaml_text, const std
 
 absl::StatusOr<Inventory> LoadInventory(const std::string& path,
                                         std::vector<Diagnostic>* diagnostics) {
-  FL_ASSIGN_OR_RETURN(std::string text, ReadSpecFile(path, "inventory", diagnostics));
+  FL_ASSIGN_OR_RETURN(std::string text, ReadYamlFile(path, "inventory", diagnostics));
   return ParseInventory(text, path, diagnostics);
 }
 

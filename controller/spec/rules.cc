@@ -18,7 +18,6 @@
 namespace faultline::controller {
 namespace {
 
-constexpr size_t kMaxFileBytes = 1 << 20;
 
 bool IsPort(absl::string_view s) {
   int port = 0;
@@ -158,56 +157,6 @@ std::optional<uint64_t> ReadUint64(const YamlNode& node, absl::string_view field
   diagnostics->Add(node.where, absl::StrCat(field, " must be an integer 0..", UINT64_MAX, ", got ",
                                             Describe(node)));
   return std::nullopt;
-}
-
-absl::Status FinishDiagnostics(std::vector<Diagnostic>& found, std::vector<Diagnostic>* out) {
-  if (found.empty()) return absl::OkStatus();
-  std::stable_sort(found.begin(), found.end(), [](const Diagnostic& a, const Diagnostic& b) {
-    return std::tie(a.where.line, a.where.column) < std::tie(b.where.line, b.where.column);
-  });
-  std::string message = found.front().ToString();
-  if (found.size() > 1) {
-    absl::StrAppend(&message, " (and ", found.size() - 1, " more problem",
-                    found.size() > 2 ? "s" : "", ")");
-  }
-  if (out != nullptr) out->insert(out->end(), found.begin(), found.end());
-  return absl::InvalidArgumentError(message);
-}
-
-absl::StatusOr<std::string> ReadFileAtMost(const std::string& path, size_t max_bytes,
-                                           absl::string_view label) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                       &std::fclose);
-  if (!file) return ErrnoToStatus(errno, absl::StrCat("open ", label, path));
-  std::string text;
-  char buffer[64 * 1024];
-  while (true) {
-    const size_t n = std::fread(buffer, 1, sizeof(buffer), file.get());
-    text.append(buffer, n);
-    if (text.size() > max_bytes) {
-      return absl::OutOfRangeError(absl::StrCat(path, ": larger than ", max_bytes, " bytes"));
-    }
-    if (n < sizeof(buffer)) break;
-  }
-  if (std::ferror(file.get())) {
-    const int error = errno;
-    if (error == EISDIR) {
-      return absl::InvalidArgumentError(absl::StrCat("read ", path, ": is a directory"));
-    }
-    return ErrnoToStatus(error, absl::StrCat("read ", label, path));
-  }
-  return text;
-}
-
-absl::StatusOr<std::string> ReadSpecFile(const std::string& path, absl::string_view what,
-                                         std::vector<Diagnostic>* diagnostics) {
-  absl::StatusOr<std::string> text = ReadFileAtMost(path, kMaxFileBytes, "");
-  if (absl::IsOutOfRange(text.status())) {
-    Diagnostic too_big{{path, 0, 0}, absl::StrCat(what, " file is larger than 1 MiB")};
-    if (diagnostics != nullptr) diagnostics->push_back(too_big);
-    return absl::InvalidArgumentError(too_big.ToString());
-  }
-  return text;
 }
 
 }  // namespace faultline::controller

@@ -6,7 +6,7 @@
 //
 // Internal to the controller's YAML readers (controller/spec, and the serve
 // config in controller/serve, which reads and reports the same way). Pure
-// functions apart from ReadFileAtMost and ReadSpecFile, thread-safe.
+// functions, thread-safe.
 #ifndef FAULTLINE_CONTROLLER_SPEC_RULES_H_
 #define FAULTLINE_CONTROLLER_SPEC_RULES_H_
 
@@ -80,27 +80,6 @@ std::optional<std::string> ReadNonEmptyString(const YamlNode& node, absl::string
 // An unsigned 64-bit integer written in decimal.
 std::optional<uint64_t> ReadUint64(const YamlNode& node, absl::string_view field,
                                    Diagnostics* diagnostics);
-
-// Sorts `found` by position (stable) and, if it is not empty, appends it to
-// `out` (may be null) and returns InvalidArgument naming the first problem
-// and how many more there are. OK when `found` is empty.
-absl::Status FinishDiagnostics(std::vector<Diagnostic>& found, std::vector<Diagnostic>* out);
-
-// Reads all of `path` when it holds at most `max_bytes`. `label` goes before
-// the path in open and read errors ("serve config " gives "open serve config
-// /etc/x.yaml: no such file"). NotFound / PermissionDenied / ... from open
-// and read (ErrnoToStatus); InvalidArgument "read PATH: is a directory";
-// OutOfRange when the file is larger than `max_bytes` (callers word that
-// one themselves). Reads only.
-absl::StatusOr<std::string> ReadFileAtMost(const std::string& path, size_t max_bytes,
-                                           absl::string_view label);
-
-// Reads a spec file of at most 1 MiB. `what` names it in messages
-// ("experiment", "inventory"). NotFound / PermissionDenied from open;
-// InvalidArgument for a directory or a file that is too large (the latter
-// also appended to `diagnostics`, may be null).
-absl::StatusOr<std::string> ReadSpecFile(const std::string& path, absl::string_view what,
-                                         std::vector<Diagnostic>* diagnostics);
 
 }  // namespace faultline::controller
 
