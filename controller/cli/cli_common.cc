@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "absl/time/time.h"
 #include "common/logging.h"
 #include "common/status.h"
 #include "controller/store/sqlite_store.h"
@@ -93,6 +94,10 @@ std::string CurrentUser() {
     return pw->pw_name;
   }
   return "unknown";
+}
+
+std::string Clock(int64_t unix_ms) {
+  return absl::FormatTime("%H:%M:%E3S", absl::FromUnixMillis(unix_ms), absl::UTCTimeZone());
 }
 
 }  // namespace faultline::controller

@@ -6,6 +6,7 @@
 #ifndef FAULTLINE_CONTROLLER_CLI_CLI_COMMON_H_
 #define FAULTLINE_CONTROLLER_CLI_CLI_COMMON_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,6 +62,10 @@ absl::StatusOr<std::unique_ptr<JournalStore>> OpenJournal(const CommonFlags& fla
 
 // $USER, else the effective user's name, else "unknown" (note authors).
 std::string CurrentUser();
+
+// "14:23:01.123": the UTC time of day of a Unix-ms timestamp, the first
+// column of the event lines `run` and `watch` print.
+std::string Clock(int64_t unix_ms);
 
 }  // namespace faultline::controller
 

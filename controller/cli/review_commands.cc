@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "boost/program_options.hpp"
+#include "common/unix_time.h"
 #include "controller/cli/cli_common.h"
 #include "controller/report/report.h"
 #include "controller/run/runner.h"
@@ -20,12 +21,6 @@ namespace po = boost::program_options;
 
 namespace faultline::controller {
 namespace {
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Opens the journal the flags name and marks dead runs interrupted; prints
 // the problem and returns null when it cannot be opened.

@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "boost/program_options.hpp"
 #include "common/units.h"
+#include "common/unix_time.h"
 #include "controller/cli/cli_common.h"
 #include "controller/cli/live_view.h"
 #include "controller/cli/plan_command.h"
@@ -42,22 +43,6 @@ namespace po = boost::program_options;
 
 namespace faultline::controller {
 namespace {
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string Clock(int64_t unix_ms) {
-  time_t secs = unix_ms / 1000;
-  tm t{};
-  gmtime_r(&secs, &t);
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%02d:%02d:%02d.%03d", t.tm_hour, t.tm_min, t.tm_sec,
-                static_cast<int>(unix_ms % 1000));
-  return buf;
-}
 
 // Blocks the stop signals in every thread (call before any thread starts) and
 // routes them to `stop` from one sigwait thread; `say` prints what happens.

@@ -131,10 +131,6 @@ int ExitFor(const absl::Status& status) {
   }
 }
 
-std::string Clock(int64_t unix_ms) {
-  return absl::FormatTime("%H:%M:%E3S", absl::FromUnixMillis(unix_ms), absl::UTCTimeZone());
-}
-
 std::string Utc(int64_t unix_ms) {
   if (unix_ms <= 0) return "-";
   return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixMillis(unix_ms),
