@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/units.h"
+#include "common/unix_time.h"
 #include "controller/probes/action.h"
 #include "controller/probes/probe.h"
 #include "controller/run/control_events.h"
@@ -24,12 +25,6 @@ namespace {
 using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 using TimePoint = SteadyClock::time_point;
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Time left until `t`, rounded up so a wait never ends just short of it.
 milliseconds Until(TimePoint t) {
