@@ -10,7 +10,7 @@ set(FAULTLINE_WARNINGS -Wall -Wextra -Wno-unused-parameter)
 # and 75 s as one unit. CI builds from scratch on two cores, so this is what
 # keeps it inside its time budget. Names at namespace scope in a .cc file
 # (anonymous namespaces included) must therefore be unique within a library.
-option(FAULTLINE_UNITY "Compile each library's sources as unity batches" OFF)
+option(FAULTLINE_UNITY "Compile each library's sources as unity batches" ON)
 
 # faultline_cc_library(NAME name SRCS a.cc ... [HDRS ...] DEPS target ...)
 function(faultline_cc_library)
