@@ -78,9 +78,18 @@ TEST_F(EndToEndTest, RunJournalsEveryStepAndReportsRender) {
   auto events = (*store)->Events(run_id);
   ASSERT_TRUE(events.ok());
   std::vector<std::string> types;
+  std::vector<std::string> calls;  // the controller's audit trail, in order
   for (const auto& e : *events) {
-    if (e.type != "fault.observed") types.push_back(e.type);
+    if (e.type == "agent.call") {
+      const std::string rpc = e.data.value("rpc", "");
+      if (rpc != "RenewLease") calls.push_back(rpc + (e.data.value("dry_run", false) ? " dry" : ""));
+    } else if (e.type != "fault.observed") {
+      types.push_back(e.type);
+    }
   }
+  // Preflight dry runs of both faults, then each applied and reverted.
+  EXPECT_EQ(calls, (std::vector<std::string>{"Apply dry", "Apply dry", "Apply", "Revert", "Apply",
+                                             "Revert"}));
   std::vector<std::string> expected = {
       "run.started",  "plan",           "agent.ready",   "probe.result",   "step.started",
       "fault.applied", "fault.reverted", "step.started", "wait.finished",  "step.started",

@@ -168,7 +168,9 @@ TEST_P(QueueJitterTest, SpreadMatches) {
   std::printf("jitter %s: min/median/max %.3f/%.3f/%.3f ms, iqr %.3f ms (want %.3f), mdev %.3f\n",
               c.name, ping->rtt_min_ms, median, ping->rtt_max_ms, iqr, c.expected_iqr_ms,
               ping->rtt_mdev_ms);
-  EXPECT_NEAR(median - Percentile(baseline_.rtts_ms, 50), 50.0, 1.5);
+  // The median of 600 samples of N(50, 10) has a standard error of about
+  // 0.5 ms: 2 ms is four of them, plus scheduling noise.
+  EXPECT_NEAR(median - Percentile(baseline_.rtts_ms, 50), 50.0, 2.0);
   EXPECT_NEAR(iqr, c.expected_iqr_ms, 0.15 * c.expected_iqr_ms);
   if (c.distribution == v1::DELAY_DISTRIBUTION_UNIFORM) {
     EXPECT_GE(ping->rtt_min_ms, 40.0);
