@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "controller/run/agent_client.h"
@@ -105,6 +106,30 @@ class FleetTest : public ::testing::Test {
                  "      - {fault: cpu.pressure, target: db, params: {load: 10, workers: 1}, "
                      "duration: 1s}\n"
                  "      - {wait: 1s}\n");
+  }
+
+  // Every agent of the fleet reports no active fault.
+  void ExpectNoFaultOnAnyAgent() {
+    for (const AgentProcess& agent : agents_) {
+      controller::AgentClient client("a", agent.address, seconds(2));
+      auto listed = client.List("");
+      ASSERT_TRUE(listed.ok()) << listed.status();
+      EXPECT_EQ(listed->faults_size(), 0) << listed->DebugString();
+    }
+  }
+
+  // The events of the one run in `journal`; nullopt (and a failure) otherwise.
+  std::optional<std::vector<controller::Event>> OnlyRunEvents(const std::string& journal) {
+    auto store = controller::OpenSqliteStore(journal);
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (!store.ok()) return std::nullopt;
+    auto runs = (*store)->ListRuns(controller::RunFilter());
+    EXPECT_TRUE(runs.ok() && runs->size() == 1);
+    if (!runs.ok() || runs->size() != 1) return std::nullopt;
+    auto events = (*store)->Events(runs->front().run_id);
+    EXPECT_TRUE(events.ok()) << events.status();
+    if (!events.ok()) return std::nullopt;
+    return *std::move(events);
   }
 
   int Faultline(std::vector<std::string> args, std::string* out) {
@@ -241,19 +266,10 @@ TEST_F(FleetTest, DryRunValidatesOnTheAgentsAndChangesNothing) {
   ASSERT_EQ(Faultline({"run", file, "--dry-run", "--seed", "3", "--journal", journal}, &out), 0)
       << out;
   EXPECT_NE(ProcessState(victim_.pid()), 'T');
-  for (const AgentProcess& agent : agents_) {
-    controller::AgentClient client("a", agent.address, seconds(2));
-    auto listed = client.List("");
-    ASSERT_TRUE(listed.ok()) << listed.status();
-    EXPECT_EQ(listed->faults_size(), 0) << listed->DebugString();
-  }
+  ExpectNoFaultOnAnyAgent();
 
-  auto store = controller::OpenSqliteStore(journal);
-  ASSERT_TRUE(store.ok()) << store.status();
-  auto runs = (*store)->ListRuns(controller::RunFilter());
-  ASSERT_TRUE(runs.ok() && runs->size() == 1);
-  auto events = (*store)->Events(runs->front().run_id);
-  ASSERT_TRUE(events.ok());
+  std::optional<std::vector<controller::Event>> events = OnlyRunEvents(journal);
+  ASSERT_TRUE(events.has_value());
   std::multiset<std::string> validated_on;
   bool seed_journaled = false;
   for (const auto& e : *events) {
@@ -308,18 +324,9 @@ TEST_F(FleetTest, HostPolicyRefusalIsShownByPlanAndStopsTheRunBeforeAnyFault) {
   EXPECT_THAT(out, HasSubstr("nothing was injected"));
   EXPECT_THAT(out, HasSubstr("policy max_cpu_pct"));
   EXPECT_NE(ProcessState(victim_.pid()), 'T');
-  for (const AgentProcess& agent : agents_) {
-    controller::AgentClient client("a", agent.address, seconds(2));
-    auto listed = client.List("");
-    ASSERT_TRUE(listed.ok()) << listed.status();
-    EXPECT_EQ(listed->faults_size(), 0) << listed->DebugString();
-  }
-  auto store = controller::OpenSqliteStore(journal);
-  ASSERT_TRUE(store.ok()) << store.status();
-  auto runs = (*store)->ListRuns(controller::RunFilter());
-  ASSERT_TRUE(runs.ok() && runs->size() == 1);
-  auto events = (*store)->Events(runs->front().run_id);
-  ASSERT_TRUE(events.ok());
+  ExpectNoFaultOnAnyAgent();
+  std::optional<std::vector<controller::Event>> events = OnlyRunEvents(journal);
+  ASSERT_TRUE(events.has_value());
   int refused = 0, journaled_refusals = 0;
   for (const auto& e : *events) {
     EXPECT_NE(e.type, "fault.applied") << e.data.dump();
